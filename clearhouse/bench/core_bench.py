@@ -1,0 +1,63 @@
+"""`clearhouse bench core`: the core's throughput and latency on a seeded workload."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from clearhouse.bench.workload import generate_workload
+from clearhouse.core import Accepted, Engine, EngineConfig, TradeExecuted
+
+
+def run_core_bench(orders: int, seed: int, sweep_interval_txs: int = 100_000) -> dict[str, Any]:
+    workload = generate_workload(orders, seed)
+    engine = Engine(config=EngineConfig(invariant_sweep_interval_txs=sweep_interval_txs))
+    for tx in workload.setup:
+        engine.apply(tx)
+    apply = engine.apply
+    clock = time.perf_counter_ns
+    latencies = [0] * len(workload.orders)
+    fills = rejects = 0
+    started = clock()
+    for i, tx in enumerate(workload.orders):
+        t0 = clock()
+        outcome = apply(tx)
+        latencies[i] = clock() - t0
+        if type(outcome) is Accepted:
+            for event in outcome.events:
+                if type(event) is TradeExecuted:
+                    fills += 1
+        else:
+            rejects += 1
+    elapsed_ns = clock() - started
+    sweep_started = clock()
+    engine.check_invariants()
+    final_sweep_ms = (clock() - sweep_started) / 1e6
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "benchmark": "core",
+        "orders": count,
+        "seed": seed,
+        "accounts": workload.accounts,
+        "tx_per_s": round(count / (elapsed_ns / 1e9)),
+        "p50_us": round(latencies[count // 2] / 1e3, 2),
+        "p99_us": round(latencies[min(count - 1, count * 99 // 100)] / 1e3, 2),
+        "max_us": round(latencies[-1] / 1e3, 2),
+        "fills": fills,
+        "rejects": rejects,
+        "invariants": {
+            "per_transaction": "conservation, open interest, uncrossed book, margin calls of touched accounts",
+            "full_sweep_every_txs": sweep_interval_txs,
+            "final_sweep_ms": round(final_sweep_ms, 1),
+        },
+        "compiled": _compiled(),
+        "digest": engine.digest().hex(),
+        "chain_head": engine.chain_head.hex(),
+    }
+
+
+def _compiled() -> bool:
+    from clearhouse.core import trading
+
+    return not trading.__file__.endswith(".py")

@@ -1,0 +1,88 @@
+"""A seeded, mixed order-flow workload for the core.
+
+About 60% resting limit orders a few ticks from the touch, 25% cancels of orders
+placed earlier, 15% marketable orders (IOC limits through the touch and market
+orders), with an occasional oracle move, over a set of funded accounts. The same
+seed always yields the same transactions.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from clearhouse.core import (
+    CancelOrder,
+    Deposit,
+    OracleUpdate,
+    OrderType,
+    PlaceOrder,
+    Sequenced,
+    Side,
+    TimeInForce,
+    Transaction,
+)
+
+INSTRUMENTS = (("BTC-PERP", "BTC-USD", 100_000_000_000, 500_000), ("ETH-PERP", "ETH-USD", 3_500_000_000, 50_000))
+TIMESTEP_NS = 50_000
+
+
+@dataclass(frozen=True)
+class Workload:
+    setup: list[Sequenced]
+    """Deposits and first prices: applied before timing starts."""
+    orders: list[Sequenced]
+    seed: int
+    accounts: int
+
+
+def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload:
+    rng = random.Random(seed)
+    seq = 0
+    now = 1_000_000_000
+
+    def wrap(payload: object) -> Sequenced:
+        nonlocal seq, now
+        seq += 1
+        now += TIMESTEP_NS
+        return Sequenced(seq, now, Transaction(payload))  # type: ignore[arg-type]
+
+    names = [f"acct{i:05d}" for i in range(accounts)]
+    setup = [wrap(Deposit(name, "USDC", 50_000_000_000)) for name in names]
+    marks = {index: price for _, index, price, _ in INSTRUMENTS}
+    setup += [wrap(OracleUpdate(index, price)) for index, price in marks.items()]
+
+    resting: list[tuple[str, int]] = []
+    flow: list[Sequenced] = []
+    for _ in range(orders):
+        draw = rng.random()
+        if draw < 0.0005:
+            instrument, index, _, tick = rng.choice(INSTRUMENTS)
+            marks[index] += rng.randint(-5, 5) * tick
+            flow.append(wrap(OracleUpdate(index, marks[index])))
+            continue
+        if draw < 0.25 and resting:
+            slot = rng.randrange(len(resting))
+            resting[slot], resting[-1] = resting[-1], resting[slot]
+            account, order_id = resting.pop()
+            flow.append(wrap(CancelOrder(account, order_id=order_id)))
+            continue
+        instrument, index, _, tick = rng.choice(INSTRUMENTS)
+        mid = marks[index] // tick * tick
+        account = rng.choice(names)
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        size = rng.randint(1, 10)
+        if draw < 0.85:
+            # Resting: between one and twenty ticks behind the mid on its own side.
+            offset = rng.randint(1, 20) * tick
+            price = mid - offset if side is Side.BUY else mid + offset
+            tx = wrap(PlaceOrder(account, instrument, side, size, price=price))
+            resting.append((account, tx.seq))
+        elif draw < 0.95:
+            offset = rng.randint(1, 25) * tick
+            price = mid + offset if side is Side.BUY else mid - offset
+            tx = wrap(PlaceOrder(account, instrument, side, size, price=price, time_in_force=TimeInForce.IOC))
+        else:
+            tx = wrap(PlaceOrder(account, instrument, side, size, order_type=OrderType.MARKET, time_in_force=TimeInForce.IOC))
+        flow.append(tx)
+    return Workload(setup, flow, seed, accounts)

@@ -1,0 +1,83 @@
+"""The canonical form of the engine's state, and its SHA-256 digest.
+
+Accounts are listed by id, positions by instrument, orders in book priority, so the
+digest depends on the state alone, never on the order in which dicts were filled
+or on the process's hash seed. The sequence number and output chain head are the
+engine's place in the log, not its state, and are reported beside the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from clearhouse.core.state import State
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def canonical_state(state: State) -> dict[str, Any]:
+    markets = []
+    for market_id in sorted(state.markets):
+        market = state.markets[market_id]
+        book = market.book
+        markets.append(
+            (
+                market_id,
+                market.mark,
+                market.long_open_interest,
+                market.short_open_interest,
+                [_order(o) for o in book.bids.live_orders()],
+                [_order(o) for o in book.asks.live_orders()],
+            )
+        )
+    accounts = []
+    for account_id in sorted(state.accounts):
+        account = state.accounts[account_id]
+        positions = [
+            (
+                instrument,
+                p.qty,
+                p.cost,
+                p.open_buy,
+                p.open_buy_notional,
+                p.open_sell,
+                p.open_sell_notional,
+            )
+            for instrument, p in sorted(account.positions.items())
+        ]
+        accounts.append(
+            (account_id, account.cash, account.in_margin_call, positions, sorted(account.open_orders))
+        )
+    return {
+        "config": msgspec.to_builtins(state.config),
+        "instruments": [msgspec.to_builtins(state.markets[m].spec) for m in sorted(state.markets)],
+        "index_prices": sorted(state.index_prices.items()),
+        "totals": (
+            state.cash_total,
+            state.linear_cost_total,
+            state.fees_total,
+            state.insurance_fund,
+            state.deposits_total,
+            state.withdrawals_total,
+        ),
+        "markets": markets,
+        "accounts": accounts,
+    }
+
+
+def _order(order: Any) -> tuple[int, str, int, int, str, str]:
+    return (
+        order.order_id,
+        order.account,
+        order.price,
+        order.remaining,
+        order.client_order_id,
+        order.self_trade_prevention.value,
+    )
+
+
+def state_digest(state: State) -> bytes:
+    return hashlib.sha256(_encoder.encode(canonical_state(state))).digest()

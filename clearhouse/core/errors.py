@@ -1,0 +1,86 @@
+"""Rejection codes: one enum, numbered in bands by family, never reused.
+
+| band | family |
+|------|--------|
+| 1xxx | envelope: decoding, sequencing, authorization |
+| 2xxx | collateral |
+| 3xxx | trading |
+| 4xxx | risk and market data |
+| 5xxx | controls |
+| 6xxx | governance |
+| 9xxx | engine faults (a bug, never a user's mistake) |
+
+A rejection is data: `apply` returns it, and the state is exactly as it was before
+the transaction. docs/errors.md lists every code in the order a handler checks
+them; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgspec
+
+
+class ErrorCode(IntEnum):
+    # 1xxx envelope
+    MALFORMED_ENCODING = 1001
+    WRONG_TYPE = 1002
+    MISSING_FIELD = 1003
+    UNKNOWN_FIELD = 1004
+    INVALID_VALUE = 1005
+    SEQUENCE_OUT_OF_ORDER = 1010
+    TIMESTAMP_REGRESSED = 1011
+    # 2xxx collateral
+    INVALID_ACCOUNT_ID = 2001
+    UNKNOWN_ACCOUNT = 2002
+    UNKNOWN_ASSET = 2003
+    AMOUNT_NOT_POSITIVE = 2004
+    AMOUNT_TOO_LARGE = 2005
+    BALANCE_LIMIT_EXCEEDED = 2006
+    INSUFFICIENT_FUNDS = 2007
+    SAME_ACCOUNT = 2008
+    ACCOUNTS_LIMIT = 2009
+    # 3xxx trading
+    UNKNOWN_INSTRUMENT = 3001
+    INSTRUMENT_EXPIRED = 3002
+    SIZE_NOT_POSITIVE = 3003
+    SIZE_TOO_LARGE = 3004
+    SIZE_OFF_LOT = 3005
+    PRICE_REQUIRED = 3006
+    PRICE_NOT_ALLOWED = 3007
+    PRICE_NOT_POSITIVE = 3008
+    PRICE_TOO_LARGE = 3009
+    PRICE_OFF_TICK = 3010
+    INVALID_ORDER_OPTIONS = 3011
+    CLIENT_ORDER_ID_INVALID = 3012
+    DUPLICATE_CLIENT_ORDER_ID = 3013
+    OPEN_ORDERS_LIMIT = 3014
+    UNKNOWN_ORDER = 3015
+    AMEND_NO_CHANGE = 3016
+    POST_ONLY_WOULD_TAKE = 3017
+    FOK_NOT_FILLABLE = 3018
+    REDUCE_ONLY_WOULD_INCREASE = 3019
+    POSITION_LIMIT_EXCEEDED = 3020
+    DEPTH_INVALID = 3021
+    AMEND_WOULD_TRADE = 3022
+    # 4xxx risk and market data
+    INSUFFICIENT_MARGIN = 4001
+    NO_MARK_PRICE = 4002
+    UNKNOWN_INDEX = 4003
+    ACCOUNT_BELOW_MAINTENANCE = 4004
+    MARK_NOT_FOR_INDEX = 4005
+    DUPLICATE_MARK = 4006
+    # 9xxx engine faults
+    INVARIANT_VIOLATION = 9001
+
+
+class Rejection(msgspec.Struct, frozen=True, tag="rejected"):
+    """Why a transaction was refused: a stable code and a message for people."""
+
+    code: ErrorCode
+    message: str
+
+
+def reject(code: ErrorCode, message: str) -> Rejection:
+    return Rejection(code, message)

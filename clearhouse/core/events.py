@@ -1,0 +1,152 @@
+"""Events: what a transaction did, in the past tense.
+
+An accepted transaction yields a list of events; replaying the journal must yield
+the same events byte for byte. Amounts are integers: collateral in settlement
+units, prices in settlement units per whole underlying (as on the wire), sizes in
+lots.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import msgspec
+
+from clearhouse.core.txs import OrderType, Side, TimeInForce
+
+
+class CancelReason(Enum):
+    REQUESTED = "requested"
+    CANCEL_ALL = "cancel_all"
+    UNFILLED_IOC = "unfilled_ioc"
+    SELF_TRADE = "self_trade"
+    REDUCE_ONLY_TRIMMED = "reduce_only_trimmed"
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="event"):
+    pass
+
+
+class AccountOpened(_Event, tag="account_opened"):
+    account: str
+
+
+class Deposited(_Event, tag="deposited"):
+    account: str
+    asset: str
+    amount: int
+    balance: int
+
+
+class Withdrawn(_Event, tag="withdrawn"):
+    account: str
+    asset: str
+    amount: int
+    balance: int
+
+
+class Transferred(_Event, tag="transferred"):
+    source: str
+    destination: str
+    asset: str
+    amount: int
+
+
+class OrderAccepted(_Event, tag="order_accepted"):
+    order_id: int
+    account: str
+    instrument: str
+    side: Side
+    price: int
+    size: int
+    order_type: OrderType
+    time_in_force: TimeInForce
+    post_only: bool
+    reduce_only: bool
+    client_order_id: str
+
+
+class OrderRested(_Event, tag="order_rested"):
+    order_id: int
+    price: int
+    remaining: int
+
+
+class TradeExecuted(_Event, tag="trade_executed"):
+    instrument: str
+    price: int
+    size: int
+    taker_side: Side
+    maker_order_id: int
+    taker_order_id: int
+    maker_account: str
+    taker_account: str
+    maker_fee: int
+    taker_fee: int
+    maker_realized_pnl: int
+    taker_realized_pnl: int
+    maker_remaining: int
+    taker_remaining: int
+
+
+class OrderCancelled(_Event, tag="order_cancelled"):
+    order_id: int
+    account: str
+    instrument: str
+    remaining: int
+    reason: CancelReason
+
+
+class OrderReduced(_Event, tag="order_reduced"):
+    """A resting order lost size but kept its place (self-trade decrement)."""
+
+    order_id: int
+    remaining: int
+    reason: CancelReason
+
+
+class OrderAmended(_Event, tag="order_amended"):
+    order_id: int
+    price: int
+    remaining: int
+    priority_kept: bool
+
+
+class IndexPriceUpdated(_Event, tag="index_price_updated"):
+    index: str
+    price: int
+
+
+class MarkPriceUpdated(_Event, tag="mark_price_updated"):
+    instrument: str
+    price: int
+
+
+class MarginCallStarted(_Event, tag="margin_call_started"):
+    account: str
+    equity: int
+    maintenance_margin: int
+
+
+class MarginCallEnded(_Event, tag="margin_call_ended"):
+    account: str
+    equity: int
+    maintenance_margin: int
+
+
+Event = (
+    AccountOpened
+    | Deposited
+    | Withdrawn
+    | Transferred
+    | OrderAccepted
+    | OrderRested
+    | TradeExecuted
+    | OrderCancelled
+    | OrderReduced
+    | OrderAmended
+    | IndexPriceUpdated
+    | MarkPriceUpdated
+    | MarginCallStarted
+    | MarginCallEnded
+)

@@ -1,0 +1,139 @@
+"""Instrument specifications: perpetual swaps, dated futures, European options.
+
+Every instrument is quoted in its settlement asset (a USD stablecoin counted in
+integer minor units) per whole unit of its underlying index, and sized in lots:
+
+- `tick_size`: the price step, in settlement units per whole unit of underlying;
+- `contract_size`: the contract multiplier, in atomic units of the underlying
+  (satoshi, wei-gwei) per contract;
+- `lot_size`: contracts per lot, the smallest tradable increment.
+
+From these the spec derives `tick_value`, the settlement units one lot gains or
+loses when the price moves one tick. It must be a whole number: a spec whose
+parameters would need rounding is refused at construction, so every notional,
+P&L and fee in the engine is an exact integer product.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+import msgspec
+
+from clearhouse.core.numbers import price_max_units, size_max_lots
+
+
+class Kind(Enum):
+    PERPETUAL = "perpetual"
+    FUTURE = "future"
+    OPTION = "option"
+
+
+class OptionType(Enum):
+    CALL = "call"
+    PUT = "put"
+
+
+class InstrumentSpecError(ValueError):
+    """A specification that cannot be listed; raised only outside the hot path."""
+
+
+class Instrument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    kind: Kind
+    index: str
+    settlement_asset: str
+    settlement_decimals: int
+    underlying_decimals: int
+    tick_size: int
+    contract_size: int
+    lot_size: int
+    expiry_ns: int = 0
+    strike: int = 0
+    option_type: OptionType | None = None
+    maker_fee_bps: int = 0
+    taker_fee_bps: int = 5
+    initial_margin_bps: int = 1_000
+    maintenance_margin_bps: int = 500
+    short_option_margin_bps: int = 1_500
+    short_option_floor_bps: int = 1_000
+    short_option_maintenance_bps: int = 750
+    market_collar_bps: int = 500
+    order_size_max_lots: int = 1_000_000
+    position_max_lots: int = 100_000_000
+
+    @property
+    def tick_value(self) -> int:
+        """Settlement units gained by one lot when the price rises one tick."""
+        return tick_value_of(self)
+
+    @property
+    def is_option(self) -> bool:
+        return self.kind is Kind.OPTION
+
+    @property
+    def strike_ticks(self) -> int:
+        return self.strike // self.tick_size
+
+
+def tick_value_of(spec: Instrument) -> int:
+    numerator = spec.tick_size * spec.contract_size * spec.lot_size
+    denominator = 10**spec.underlying_decimals
+    if numerator % denominator:
+        raise InstrumentSpecError(
+            f"{spec.id}: tick_size*contract_size*lot_size must be a whole multiple of "
+            f"10**underlying_decimals, got {numerator}/{denominator}"
+        )
+    return numerator // denominator
+
+
+ID_MAX_LEN: Final = 48
+
+
+def validate_spec(spec: Instrument) -> Instrument:
+    """Return `spec` if it can be listed, else raise InstrumentSpecError naming the field."""
+    _require(0 < len(spec.id) <= ID_MAX_LEN and spec.id.isascii(), spec, "id")
+    _require(spec.index != "" and spec.settlement_asset != "", spec, "index")
+    _require(0 <= spec.settlement_decimals <= 18, spec, "settlement_decimals")
+    _require(0 <= spec.underlying_decimals <= 18, spec, "underlying_decimals")
+    _require(0 < spec.tick_size <= price_max_units, spec, "tick_size")
+    _require(spec.contract_size > 0, spec, "contract_size")
+    _require(spec.lot_size > 0, spec, "lot_size")
+    _require(tick_value_of(spec) > 0, spec, "tick_value")
+    _require(-spec.taker_fee_bps <= spec.maker_fee_bps <= 1_000, spec, "maker_fee_bps")
+    _require(0 <= spec.taker_fee_bps <= 1_000, spec, "taker_fee_bps")
+    _require(
+        0 < spec.maintenance_margin_bps <= spec.initial_margin_bps <= 10_000,
+        spec,
+        "initial_margin_bps",
+    )
+    _require(
+        0 < spec.short_option_floor_bps <= spec.short_option_margin_bps <= 10_000,
+        spec,
+        "short_option_margin_bps",
+    )
+    _require(
+        0 < spec.short_option_maintenance_bps <= spec.short_option_floor_bps,
+        spec,
+        "short_option_maintenance_bps",
+    )
+    _require(0 < spec.market_collar_bps < 10_000, spec, "market_collar_bps")
+    _require(0 < spec.order_size_max_lots <= size_max_lots, spec, "order_size_max_lots")
+    _require(spec.position_max_lots >= spec.order_size_max_lots, spec, "position_max_lots")
+    if spec.kind is Kind.PERPETUAL:
+        _require(spec.expiry_ns == 0 and spec.option_type is None, spec, "expiry_ns")
+    else:
+        _require(spec.expiry_ns > 0, spec, "expiry_ns")
+    if spec.kind is Kind.OPTION:
+        _require(spec.option_type is not None, spec, "option_type")
+        _require(0 < spec.strike <= price_max_units, spec, "strike")
+        _require(spec.strike % spec.tick_size == 0, spec, "strike")
+    else:
+        _require(spec.strike == 0 and spec.option_type is None, spec, "strike")
+    return spec
+
+
+def _require(condition: bool, spec: Instrument, field: str) -> None:
+    if not condition:
+        raise InstrumentSpecError(f"{spec.id or '<unnamed>'}: invalid {field}")

@@ -1,0 +1,110 @@
+"""The full invariant sweep: every rule the state must keep, recomputed from scratch.
+
+Each transaction checks the rules it can check in O(1) (conservation against the
+running totals, open interest and an uncrossed book for the instrument it
+touched, margin calls for the accounts it touched). This sweep recomputes
+everything from the raw state, so it also catches a running total that has
+drifted from what it sums. It runs every `invariant_sweep_interval_txs`, after
+replay and on demand.
+"""
+
+from __future__ import annotations
+
+from clearhouse.core.numbers import INT64_MAX
+from clearhouse.core.state import InvariantViolation, State
+
+
+def check_all(state: State) -> None:
+    _check_conservation(state)
+    _check_markets(state)
+    _check_accounts(state)
+
+
+def _check_conservation(state: State) -> None:
+    cash = sum(a.cash for a in state.accounts.values())
+    linear_cost = sum(
+        p.cost * p.market.tick_value
+        for a in state.accounts.values()
+        for p in a.positions.values()
+        if p.market.is_linear
+    )
+    if cash != state.cash_total:
+        raise InvariantViolation(f"sum of balances {cash} != running total {state.cash_total}")
+    if linear_cost != state.linear_cost_total:
+        raise InvariantViolation(f"sum of linear cost {linear_cost} != running total {state.linear_cost_total}")
+    state.check_conservation()
+    for value in (cash, linear_cost, state.fees_total, state.deposits_total, state.withdrawals_total):
+        if abs(value) > INT64_MAX:
+            raise InvariantViolation(f"total {value} overflows 64 bits")
+
+
+def _check_markets(state: State) -> None:
+    for market_id, market in state.markets.items():
+        longs = shorts = 0
+        holders = []
+        for account in state.accounts.values():
+            position = account.positions.get(market_id)
+            if position is None or position.qty == 0:
+                continue
+            holders.append(account.id)
+            if position.qty > 0:
+                longs += position.qty
+            else:
+                shorts -= position.qty
+        if longs != shorts or longs != market.long_open_interest or shorts != market.short_open_interest:
+            raise InvariantViolation(
+                f"{market_id}: open interest long {longs} short {shorts}, recorded "
+                f"{market.long_open_interest}/{market.short_open_interest}"
+            )
+        if sorted(holders) != sorted(market.holders):
+            raise InvariantViolation(f"{market_id}: holder index out of step with positions")
+        if market.book.is_crossed():
+            raise InvariantViolation(f"{market_id}: book crossed")
+        for side in (market.book.bids, market.book.asks):
+            if len(side.keys) != len(side.levels):
+                raise InvariantViolation(f"{market_id}: price keys and levels differ")
+            for price, level in side.levels.items():
+                live = [o for o in level.orders if o.live]
+                if not live or level.live_count != len(live) or level.total != sum(o.remaining for o in live):
+                    raise InvariantViolation(f"{market_id}: level {price} totals out of step")
+                for order in live:
+                    owner = state.accounts.get(order.account)
+                    if order.price != price or order.remaining <= 0 or order.is_buy != side.is_bid:
+                        raise InvariantViolation(f"{market_id}: order {order.order_id} misplaced")
+                    if owner is None or owner.open_orders.get(order.order_id) is not order:
+                        raise InvariantViolation(f"{market_id}: order {order.order_id} not held by its account")
+
+
+def _check_accounts(state: State) -> None:
+    margin = state.margin
+    for account in state.accounts.values():
+        aggregates: dict[str, list[int]] = {}
+        for order in account.open_orders.values():
+            if not order.live:
+                raise InvariantViolation(f"{account.id}: dead order {order.order_id} still open")
+            totals = aggregates.setdefault(order.instrument, [0, 0, 0, 0])
+            offset = 0 if order.is_buy else 2
+            totals[offset] += order.remaining
+            totals[offset + 1] += order.remaining * order.price
+        for client_order_id, order_id in account.client_order_ids.items():
+            order = account.open_orders.get(order_id)
+            if order is None or order.client_order_id != client_order_id:
+                raise InvariantViolation(f"{account.id}: client order id {client_order_id!r} dangling")
+        for instrument, position in account.positions.items():
+            expected = aggregates.pop(instrument, [0, 0, 0, 0])
+            actual = [position.open_buy, position.open_buy_notional, position.open_sell, position.open_sell_notional]
+            if expected != actual:
+                raise InvariantViolation(f"{account.id}/{instrument}: open order aggregates {actual} != {expected}")
+            if position.is_empty():
+                raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")
+            if abs(position.qty) > position.market.spec.position_max_lots:
+                raise InvariantViolation(f"{account.id}/{instrument}: position beyond its limit")
+        if aggregates:
+            raise InvariantViolation(f"{account.id}: open orders without a position record")
+        if abs(account.cash) > INT64_MAX:
+            raise InvariantViolation(f"{account.id}: balance overflows 64 bits")
+        below = margin.equity(account) < margin.maintenance_requirement(account)
+        if below != account.in_margin_call:
+            raise InvariantViolation(
+                f"{account.id}: below maintenance is {below} but margin call flag is {account.in_margin_call}"
+            )

@@ -1,0 +1,111 @@
+"""Accounts, positions and the arithmetic of a fill.
+
+A position keeps its signed size `qty` (lots, long positive) and its signed cost
+basis `cost` (ticks x lots: the sum of price x size over the lots still open), so
+the average entry price is `cost / qty` exactly, never rounded into state. Reducing
+a position releases the matching share of the cost basis and realizes the
+difference as P&L.
+
+Cash moves differently by kind:
+- perpetuals and futures: only realized P&L and fees move cash; open P&L lives in
+  `cost` until the position is reduced;
+- options: the premium is paid and received in cash at the fill, and `cost` only
+  records the average premium for reporting.
+
+So collateral is conserved as: the sum of cash, minus the cost bases of all
+linear positions valued at their tick value, plus fees and insurance, equals
+deposits minus withdrawals (equivalently: cash plus unrealized P&L at any common
+mark, because long and short open interest are equal).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clearhouse.core.book import Order
+    from clearhouse.core.market import Market
+
+
+class Position:
+    """An account's holding in one instrument, with its open orders aggregated.
+
+    `open_buy`/`open_sell` are the lots of live orders on each side and
+    `open_buy_notional`/`open_sell_notional` their sum of price x lots (ticks), so
+    the margin of resting orders is O(1) to evaluate.
+    """
+
+    __slots__ = (
+        "cost",
+        "market",
+        "open_buy",
+        "open_buy_notional",
+        "open_sell",
+        "open_sell_notional",
+        "qty",
+    )
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.qty = 0
+        self.cost = 0
+        self.open_buy = 0
+        self.open_buy_notional = 0
+        self.open_sell = 0
+        self.open_sell_notional = 0
+
+    def is_empty(self) -> bool:
+        return self.qty == 0 and self.open_buy == 0 and self.open_sell == 0
+
+    def add_open(self, is_buy: bool, price: int, size: int) -> None:
+        if is_buy:
+            self.open_buy += size
+            self.open_buy_notional += price * size
+        else:
+            self.open_sell += size
+            self.open_sell_notional += price * size
+
+
+class Account:
+    __slots__ = ("cash", "client_order_ids", "id", "in_margin_call", "open_orders", "positions")
+
+    def __init__(self, account_id: str) -> None:
+        self.id = account_id
+        self.cash = 0
+        self.positions: dict[str, Position] = {}
+        self.open_orders: dict[int, Order] = {}
+        self.client_order_ids: dict[str, int] = {}
+        self.in_margin_call = False
+
+    def position(self, market: Market) -> Position:
+        position = self.positions.get(market.spec.id)
+        if position is None:
+            position = Position(market)
+            self.positions[market.spec.id] = position
+        return position
+
+
+def fill_position(position: Position, signed_size: int, price: int) -> int:
+    """Apply a fill of `signed_size` lots (buy positive) at `price` ticks.
+
+    Returns the realized P&L in ticks x lots. The cost basis released by a partial
+    reduction is rounded towards minus infinity; whatever the rounding, the sum of
+    cash and cost basis moves by exactly -signed_size x price, which is what keeps
+    collateral conserved between the two sides of a trade.
+    """
+    qty = position.qty
+    if qty == 0 or (qty > 0) == (signed_size > 0):
+        position.qty = qty + signed_size
+        position.cost += signed_size * price
+        return 0
+    closing = min(abs(signed_size), abs(qty))
+    if closing == abs(qty):
+        released = position.cost
+    else:
+        released = position.cost * closing // abs(qty)
+    direction = 1 if qty > 0 else -1
+    realized = direction * closing * price - released
+    opening = signed_size + direction * closing
+    position.qty = qty - direction * closing + opening
+    position.cost = position.cost - released + opening * price
+    return realized

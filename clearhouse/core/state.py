@@ -1,0 +1,92 @@
+"""Everything the engine knows, in one place, and the helpers that keep it consistent.
+
+Handlers (`collateral`, `trading`, `market_data`) read the state to decide, and only
+then change it through the helpers here, which keep the running totals that the
+per-transaction invariants compare against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from clearhouse.core.config import EngineConfig
+from clearhouse.core.events import Event, MarginCallEnded, MarginCallStarted
+from clearhouse.core.instruments import Instrument
+from clearhouse.core.ledger import Account, Position
+from clearhouse.core.margin import StandardMargin
+from clearhouse.core.market import Market
+
+
+class InvariantViolation(AssertionError):
+    """Raised inside `apply` when the state breaks a rule it must always keep."""
+
+
+class State:
+    __slots__ = (
+        "accounts",
+        "cash_total",
+        "config",
+        "deposits_total",
+        "fees_total",
+        "index_markets",
+        "index_prices",
+        "insurance_fund",
+        "linear_cost_total",
+        "margin",
+        "markets",
+        "withdrawals_total",
+    )
+
+    def __init__(self, instruments: Iterable[Instrument], config: EngineConfig) -> None:
+        self.config = config
+        self.markets: dict[str, Market] = {}
+        self.index_markets: dict[str, list[Market]] = {}
+        for spec in instruments:
+            if spec.id in self.markets:
+                raise ValueError(f"instrument {spec.id} listed twice")
+            market = Market(spec)
+            self.markets[spec.id] = market
+            self.index_markets.setdefault(spec.index, []).append(market)
+        self.index_prices: dict[str, int] = {}
+        self.accounts: dict[str, Account] = {}
+        self.margin = StandardMargin(self.index_prices)
+        self.cash_total = 0
+        self.linear_cost_total = 0
+        """Sum over linear positions of cost basis x tick value, in settlement units."""
+        self.fees_total = 0
+        self.insurance_fund = 0
+        self.deposits_total = 0
+        self.withdrawals_total = 0
+
+    # -- changes that keep totals ------------------------------------------------
+
+    def credit(self, account: Account, amount: int) -> None:
+        account.cash += amount
+        self.cash_total += amount
+
+    def check_conservation(self) -> None:
+        held = self.cash_total - self.linear_cost_total + self.fees_total + self.insurance_fund
+        if held != self.deposits_total - self.withdrawals_total:
+            raise InvariantViolation(
+                f"collateral not conserved: cash {self.cash_total} - linear cost "
+                f"{self.linear_cost_total} + fees {self.fees_total} + insurance "
+                f"{self.insurance_fund} != deposits {self.deposits_total} - withdrawals "
+                f"{self.withdrawals_total}"
+            )
+
+    def drop_if_empty(self, account: Account, position: Position) -> None:
+        if position.is_empty():
+            account.positions.pop(position.market.spec.id, None)
+
+    def review_margin_call(self, account: Account, events: list[Event]) -> None:
+        """Start or end the account's margin call so that equity < maintenance iff flagged."""
+        margin = self.margin
+        maintenance = margin.maintenance_requirement(account)
+        equity = margin.equity(account)
+        below = equity < maintenance
+        if below and not account.in_margin_call:
+            account.in_margin_call = True
+            events.append(MarginCallStarted(account.id, equity, maintenance))
+        elif not below and account.in_margin_call:
+            account.in_margin_call = False
+            events.append(MarginCallEnded(account.id, equity, maintenance))

@@ -1,0 +1,514 @@
+"""Handlers of the trading family: PlaceOrder, CancelOrder, CancelAll, AmendOrder.
+
+A new order is decided in two phases. First every check runs and the match is
+planned by reading the book only (which makers it meets, what self-trade
+prevention does to each); a rejection at any point leaves nothing changed. Then
+the plan is executed: fills move positions, cash and fees, the residual rests or is
+cancelled, and the O(1) invariants of the instrument are checked.
+
+Reduce-only orders are immediate (IOC, FOK or market) and never larger than the
+position they reduce, so they can never rest and later increase a position.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from clearhouse.core.book import Order
+from clearhouse.core.checks import check_name, check_price, check_size
+from clearhouse.core.errors import ErrorCode, Rejection
+from clearhouse.core.events import (
+    CancelReason,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderReduced,
+    OrderRested,
+    TradeExecuted,
+)
+from clearhouse.core.ledger import Account, Position, fill_position
+from clearhouse.core.market import Market
+from clearhouse.core.state import InvariantViolation, State
+from clearhouse.core.txs import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    OrderType,
+    PlaceOrder,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+
+Result = list[Event] | Rejection
+
+# Kinds of planned step.
+FILL: Final = 0
+STP_CANCEL_MAKER: Final = 1
+STP_DECREMENT: Final = 2
+
+Step = tuple[Order, int, int]
+
+
+class Plan:
+    """A match worked out on a book without changing it."""
+
+    __slots__ = ("filled", "remaining", "steps", "taker_stopped")
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.filled = 0
+        self.remaining = 0
+        self.taker_stopped = False
+        """Self-trade prevention cancelled the rest of the taker."""
+
+
+def plan_match(
+    market: Market,
+    account_id: str,
+    is_buy: bool,
+    limit: int,
+    size: int,
+    stp: SelfTradePrevention,
+) -> Plan:
+    plan = Plan()
+    plan.remaining = size
+    side = market.book.opposite(is_buy)
+    levels = side.levels
+    steps = plan.steps
+    remaining = size
+    for key in reversed(side.keys):
+        price = -key if is_buy else key
+        if (price > limit) if is_buy else (price < limit):
+            break
+        for maker in levels[price].orders:
+            if not maker.live:
+                continue
+            if maker.account != account_id:
+                quantity = maker.remaining if maker.remaining < remaining else remaining
+                steps.append((maker, quantity, FILL))
+                plan.filled += quantity
+                remaining -= quantity
+            elif stp is SelfTradePrevention.CANCEL_TAKER:
+                plan.taker_stopped = True
+            elif stp is SelfTradePrevention.CANCEL_MAKER:
+                steps.append((maker, maker.remaining, STP_CANCEL_MAKER))
+            elif stp is SelfTradePrevention.CANCEL_BOTH:
+                steps.append((maker, maker.remaining, STP_CANCEL_MAKER))
+                plan.taker_stopped = True
+            else:
+                quantity = maker.remaining if maker.remaining < remaining else remaining
+                steps.append((maker, quantity, STP_DECREMENT))
+                remaining -= quantity
+            if remaining == 0 or plan.taker_stopped:
+                plan.remaining = remaining
+                return plan
+    plan.remaining = remaining
+    return plan
+
+
+def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Result:
+    market = state.markets.get(tx.instrument)
+    if market is None:
+        return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {tx.instrument!r}")
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    spec = market.spec
+    if tx.side is Side.BUY:
+        is_buy = True
+    elif tx.side is Side.SELL:
+        is_buy = False
+    else:
+        return Rejection(ErrorCode.WRONG_TYPE, "side must be buy or sell")
+    size = tx.size
+    if (rejection := check_size(size, spec.order_size_max_lots)) is not None:
+        return rejection
+    tif = tx.time_in_force
+    is_market = tx.order_type is OrderType.MARKET
+    if is_market:
+        if tx.price is not None:
+            return Rejection(ErrorCode.PRICE_NOT_ALLOWED, "a market order takes no price")
+    elif tx.order_type is not OrderType.LIMIT:
+        return Rejection(ErrorCode.WRONG_TYPE, "order_type must be limit or market")
+    elif tx.price is None:
+        return Rejection(ErrorCode.PRICE_REQUIRED, "a limit order needs a price")
+    elif (rejection := check_price(tx.price, spec.tick_size)) is not None:
+        return rejection
+    if (rejection := _check_options(tx, is_market)) is not None:
+        return rejection
+    if tx.client_order_id and (
+        rejection := check_name(
+            tx.client_order_id,
+            "client_order_id",
+            state.config.client_order_id_len_max,
+            ErrorCode.CLIENT_ORDER_ID_INVALID,
+        )
+    ):
+        return rejection
+    if spec.expiry_ns and timestamp_ns >= spec.expiry_ns:
+        return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{spec.id} expired")
+    if tx.client_order_id and tx.client_order_id in account.client_order_ids:
+        return Rejection(ErrorCode.DUPLICATE_CLIENT_ORDER_ID, f"client order id {tx.client_order_id!r} is already open")
+    may_rest = tif is TimeInForce.GTC
+    if may_rest and len(account.open_orders) >= state.config.orders_per_account_max:
+        return Rejection(ErrorCode.OPEN_ORDERS_LIMIT, f"at most {state.config.orders_per_account_max} open orders")
+    mark = market.mark
+    if mark == 0:
+        return Rejection(ErrorCode.NO_MARK_PRICE, f"{spec.id} has no mark price yet")
+    if account.in_margin_call and not tx.reduce_only:
+        return Rejection(ErrorCode.ACCOUNT_BELOW_MAINTENANCE, "the account is in a margin call: only reduce-only orders")
+    position = account.positions.get(spec.id)
+    qty = position.qty if position is not None else 0
+    reduces = qty < 0 if is_buy else qty > 0
+    if tx.reduce_only and (not reduces or size > abs(qty)):
+        return Rejection(ErrorCode.REDUCE_ONLY_WOULD_INCREASE, f"a reduce-only order of {size} cannot reduce position {qty}")
+    if is_market:
+        collar = spec.market_collar_bps
+        limit = mark + mark * collar // 10_000 if is_buy else max(1, mark - mark * collar // 10_000)
+    else:
+        limit = tx.price // spec.tick_size  # type: ignore[operator]
+    if position is None:
+        position = Position(market)
+    worst = (qty + position.open_buy + size) if is_buy else (qty - position.open_sell - size)
+    if abs(worst) > spec.position_max_lots:
+        return Rejection(ErrorCode.POSITION_LIMIT_EXCEEDED, f"position could reach {worst}, limit {spec.position_max_lots}")
+    book = market.book
+    if tx.post_only:
+        best = book.asks.best_price() if is_buy else book.bids.best_price()
+        if best is not None and ((best <= limit) if is_buy else (best >= limit)):
+            return Rejection(ErrorCode.POST_ONLY_WOULD_TAKE, "a post-only order would trade on arrival")
+    if (rejection := _check_margin(state, account, position, is_buy, limit, size, tx.post_only)) is not None:
+        return rejection
+    plan = plan_match(market, account.id, is_buy, limit, size, tx.self_trade_prevention)
+    if tif is TimeInForce.FOK and plan.filled != size:
+        return Rejection(ErrorCode.FOK_NOT_FILLABLE, f"only {plan.filled} of {size} lots can fill now")
+
+    # -- commit: nothing below may reject --------------------------------------
+    if spec.id not in account.positions:
+        account.positions[spec.id] = position
+    events: list[Event] = [
+        OrderAccepted(
+            seq,
+            account.id,
+            spec.id,
+            tx.side,
+            limit * spec.tick_size,
+            size,
+            tx.order_type,
+            tif,
+            tx.post_only,
+            tx.reduce_only,
+            tx.client_order_id,
+        )
+    ]
+    touched = _execute(state, market, account, position, seq, is_buy, plan, events)
+    remaining = plan.remaining
+    if remaining:
+        if plan.taker_stopped:
+            events.append(OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.SELF_TRADE))
+        elif may_rest:
+            order = Order(seq, account.id, spec.id, is_buy, limit, remaining, tx.client_order_id, tx.self_trade_prevention)
+            _rest(account, position, order, market)
+            events.append(OrderRested(seq, limit * spec.tick_size, remaining))
+        else:
+            events.append(OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.UNFILLED_IOC))
+    _finish(state, market, account, position, touched, events)
+    return events
+
+
+def _check_options(tx: PlaceOrder, is_market: bool) -> Rejection | None:
+    tif = tx.time_in_force
+    if type(tif) is not TimeInForce:
+        return Rejection(ErrorCode.WRONG_TYPE, "time_in_force must be gtc, ioc or fok")
+    if type(tx.self_trade_prevention) is not SelfTradePrevention:
+        return Rejection(ErrorCode.WRONG_TYPE, "self_trade_prevention is not a known mode")
+    if type(tx.post_only) is not bool or type(tx.reduce_only) is not bool:
+        return Rejection(ErrorCode.WRONG_TYPE, "post_only and reduce_only must be booleans")
+    if is_market and tif is TimeInForce.GTC:
+        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a market order takes time_in_force ioc or fok")
+    if tx.post_only and (is_market or tif is not TimeInForce.GTC):
+        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a post-only order is a resting limit order (gtc)")
+    if tx.reduce_only and tif is TimeInForce.GTC:
+        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a reduce-only order must be ioc, fok or market")
+    return None
+
+
+def _check_margin(
+    state: State,
+    account: Account,
+    position: Position,
+    is_buy: bool,
+    limit: int,
+    size: int,
+    post_only: bool,
+) -> Rejection | None:
+    """Refuse an order whose worst-case fill would leave the account under initial margin.
+
+    Worst case: the whole order fills at its limit (a market order at its collar)
+    while every other open order fills too. An order that does not raise the
+    requirement (it reduces risk) is allowed even from an account already short
+    of margin.
+    """
+    margin = state.margin
+    market = position.market
+    spec = market.spec
+    before = margin.position_requirement(position)
+    position.add_open(is_buy, limit, size)
+    after = margin.position_requirement(position)
+    position.add_open(is_buy, limit, -size)
+    if after <= before:
+        return None
+    fee_bps = spec.maker_fee_bps if post_only else spec.taker_fee_bps
+    fee = max(0, -(-limit * size * market.tick_value * fee_bps // 10_000))
+    equity = margin.equity(account)
+    required = margin.initial_requirement(account) - before + after
+    if equity - fee < required:
+        return Rejection(
+            ErrorCode.INSUFFICIENT_MARGIN,
+            f"equity {equity} less worst-case fee {fee} is below initial margin {required} after this order",
+        )
+    return None
+
+
+def _execute(
+    state: State,
+    market: Market,
+    taker: Account,
+    taker_position: Position,
+    taker_order_id: int,
+    is_buy: bool,
+    plan: Plan,
+    events: list[Event],
+) -> list[Account]:
+    """Carry out a plan; return the maker accounts whose positions moved."""
+    spec = market.spec
+    side = market.book.opposite(is_buy)
+    accounts = state.accounts
+    tick_value = market.tick_value
+    tick_size = spec.tick_size
+    taker_remaining = plan.remaining + plan.filled
+    touched: list[Account] = []
+    for maker, quantity, kind in plan.steps:
+        maker_account = accounts[maker.account]
+        maker_position = maker_account.positions[spec.id]
+        if kind != FILL:
+            if kind == STP_DECREMENT:
+                taker_remaining -= quantity
+            if quantity == maker.remaining:
+                _unrest(maker_account, maker_position, maker, market)
+                events.append(OrderCancelled(maker.order_id, maker.account, spec.id, quantity, CancelReason.SELF_TRADE))
+            else:
+                side.reduce(maker, quantity)
+                maker_position.add_open(maker.is_buy, maker.price, -quantity)
+                events.append(OrderReduced(maker.order_id, maker.remaining, CancelReason.SELF_TRADE))
+            continue
+        price = maker.price
+        if quantity == maker.remaining:
+            _unrest(maker_account, maker_position, maker, market)
+            maker_left = 0
+        else:
+            side.reduce(maker, quantity)
+            maker_position.add_open(maker.is_buy, price, -quantity)
+            maker_left = maker.remaining
+        taker_remaining -= quantity
+        signed = quantity if is_buy else -quantity
+        notional = price * quantity * tick_value
+        taker_fee = -(-notional * spec.taker_fee_bps // 10_000)
+        maker_fee = -(-notional * spec.maker_fee_bps // 10_000)
+        taker_realized = _fill(state, market, taker, taker_position, signed, price, taker_fee)
+        maker_realized = _fill(state, market, maker_account, maker_position, -signed, price, maker_fee)
+        state.fees_total += taker_fee + maker_fee
+        events.append(
+            TradeExecuted(
+                spec.id,
+                price * tick_size,
+                quantity,
+                Side.BUY if is_buy else Side.SELL,
+                maker.order_id,
+                taker_order_id,
+                maker.account,
+                taker.id,
+                maker_fee,
+                taker_fee,
+                maker_realized,
+                taker_realized,
+                maker_left,
+                taker_remaining,
+            )
+        )
+        if maker_account not in touched:
+            touched.append(maker_account)
+    return touched
+
+
+def _fill(
+    state: State,
+    market: Market,
+    account: Account,
+    position: Position,
+    signed: int,
+    price: int,
+    fee: int,
+) -> int:
+    """Move one side of a fill into the ledger; return its realized P&L in units."""
+    tick_value = market.tick_value
+    before = position.qty
+    cost_before = position.cost
+    realized = fill_position(position, signed, price) * tick_value
+    after = position.qty
+    if market.is_linear:
+        state.linear_cost_total += (position.cost - cost_before) * tick_value
+        state.credit(account, realized - fee)
+    else:
+        state.credit(account, -signed * price * tick_value - fee)
+    market.long_open_interest += max(after, 0) - max(before, 0)
+    market.short_open_interest += max(-after, 0) - max(-before, 0)
+    if before == 0:
+        market.holders[account.id] = account
+    elif after == 0:
+        del market.holders[account.id]
+    return realized
+
+
+def _rest(account: Account, position: Position, order: Order, market: Market) -> None:
+    market.book.side(order.is_buy).add(order)
+    account.open_orders[order.order_id] = order
+    if order.client_order_id:
+        account.client_order_ids[order.client_order_id] = order.order_id
+    position.add_open(order.is_buy, order.price, order.remaining)
+
+
+def _unrest(account: Account, position: Position, order: Order, market: Market) -> None:
+    """Take a live order off the book and out of its account."""
+    market.book.side(order.is_buy).remove(order)
+    position.add_open(order.is_buy, order.price, -order.remaining)
+    order.remaining = 0
+    del account.open_orders[order.order_id]
+    if order.client_order_id:
+        del account.client_order_ids[order.client_order_id]
+
+
+def _finish(
+    state: State,
+    market: Market,
+    account: Account,
+    position: Position,
+    makers: list[Account],
+    events: list[Event],
+) -> None:
+    """Close a trading transaction: tidy positions, review margin calls, check invariants."""
+    spec_id = market.spec.id
+    if makers:
+        state.review_margin_call(account, events)
+        for maker in makers:
+            maker_position = maker.positions[spec_id]
+            state.drop_if_empty(maker, maker_position)
+            state.review_margin_call(maker, events)
+    state.drop_if_empty(account, position)
+    if market.long_open_interest != market.short_open_interest:
+        raise InvariantViolation(
+            f"{spec_id}: long open interest {market.long_open_interest} != short {market.short_open_interest}"
+        )
+    if market.book.is_crossed():
+        raise InvariantViolation(f"{spec_id}: book crossed")
+    state.check_conservation()
+
+
+def cancel_order(state: State, tx: CancelOrder, seq: int, timestamp_ns: int) -> Result:
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    if tx.order_id and tx.client_order_id:
+        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "name the order by order_id or client_order_id, not both")
+    order_id = tx.order_id or account.client_order_ids.get(tx.client_order_id, 0)
+    order = account.open_orders.get(order_id) if type(order_id) is int else None
+    if order is None:
+        return Rejection(ErrorCode.UNKNOWN_ORDER, f"no open order {tx.order_id or tx.client_order_id!r} for {account.id}")
+    market = state.markets[order.instrument]
+    position = account.positions[order.instrument]
+    remaining = order.remaining
+    _unrest(account, position, order, market)
+    events: list[Event] = [OrderCancelled(order.order_id, account.id, order.instrument, remaining, CancelReason.REQUESTED)]
+    _finish(state, market, account, position, [], events)
+    return events
+
+
+def cancel_all(state: State, tx: CancelAll, seq: int, timestamp_ns: int) -> Result:
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    if tx.instrument and tx.instrument not in state.markets:
+        return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {tx.instrument!r}")
+    events: list[Event] = []
+    for order in list(account.open_orders.values()):
+        if tx.instrument and order.instrument != tx.instrument:
+            continue
+        market = state.markets[order.instrument]
+        position = account.positions[order.instrument]
+        remaining = order.remaining
+        _unrest(account, position, order, market)
+        events.append(OrderCancelled(order.order_id, account.id, order.instrument, remaining, CancelReason.CANCEL_ALL))
+        state.drop_if_empty(account, position)
+    return events
+
+
+def amend_order(state: State, tx: AmendOrder, seq: int, timestamp_ns: int) -> Result:
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    order = account.open_orders.get(tx.order_id) if type(tx.order_id) is int else None
+    if order is None:
+        return Rejection(ErrorCode.UNKNOWN_ORDER, f"no open order {tx.order_id!r} for {account.id}")
+    market = state.markets[order.instrument]
+    spec = market.spec
+    size = order.remaining if tx.size is None else tx.size
+    if tx.size is not None and (rejection := check_size(tx.size, spec.order_size_max_lots)) is not None:
+        return rejection
+    if tx.price is not None and (rejection := check_price(tx.price, spec.tick_size)) is not None:
+        return rejection
+    price = order.price if tx.price is None else tx.price // spec.tick_size
+    if price == order.price and size == order.remaining:
+        return Rejection(ErrorCode.AMEND_NO_CHANGE, "the amendment changes neither price nor size")
+    position = account.positions[order.instrument]
+    if price == order.price and size < order.remaining:
+        reduction = order.remaining - size
+        market.book.side(order.is_buy).reduce(order, reduction)
+        position.add_open(order.is_buy, price, -reduction)
+        return [OrderAmended(order.order_id, price * spec.tick_size, size, True)]
+    opposite_best = market.book.opposite(order.is_buy).best_price()
+    if opposite_best is not None and ((opposite_best <= price) if order.is_buy else (opposite_best >= price)):
+        return Rejection(ErrorCode.AMEND_WOULD_TRADE, "an amended order may not trade on arrival: cancel and place instead")
+    worst = (position.qty + position.open_buy - order.remaining + size) if order.is_buy else (
+        position.qty - position.open_sell + order.remaining - size
+    )
+    if abs(worst) > spec.position_max_lots:
+        return Rejection(ErrorCode.POSITION_LIMIT_EXCEEDED, f"position could reach {worst}, limit {spec.position_max_lots}")
+    position.add_open(order.is_buy, order.price, -order.remaining)
+    rejection = _check_margin(state, account, position, order.is_buy, price, size, True)
+    position.add_open(order.is_buy, order.price, order.remaining)
+    if rejection is not None:
+        return rejection
+    # A new price or a larger size: the order goes to the back of its new level.
+    # The old queue entry may linger (dead) in its level, so the amended order is a
+    # new object with the same id rather than the old one brought back to life.
+    book_side = market.book.side(order.is_buy)
+    book_side.remove(order)
+    position.add_open(order.is_buy, order.price, -order.remaining)
+    amended = Order(
+        order.order_id,
+        order.account,
+        order.instrument,
+        order.is_buy,
+        price,
+        size,
+        order.client_order_id,
+        order.self_trade_prevention,
+    )
+    account.open_orders[order.order_id] = amended
+    book_side.add(amended)
+    position.add_open(order.is_buy, price, size)
+    events: list[Event] = [OrderAmended(order.order_id, price * spec.tick_size, size, False)]
+    _finish(state, market, account, position, [], events)
+    return events

@@ -1,0 +1,179 @@
+"""The instruction set: every state change the engine accepts.
+
+| family      | transaction                                   | signed by (authorization comes with the auth layer) |
+|-------------|-----------------------------------------------|------------------------------------------|
+| collateral  | Deposit, Withdraw, Transfer                   | custodian; account owner                 |
+| trading     | PlaceOrder, CancelOrder, CancelAll, AmendOrder | trader, market maker, scoped sub-key     |
+| market data | OracleUpdate                                  | oracle                                   |
+
+A payload is one frozen `msgspec.Struct` of a tagged union (`type` is the tag). It
+travels in a `Transaction` envelope that carries the signer's public key, a nonce,
+an expiry and the signature; the sequencer wraps that in `Sequenced`, adding the
+sequence number and the sequencer's timestamp, the only time the core ever sees.
+
+Prices on the wire are settlement units (USDC micro-dollars) per whole unit of
+underlying and must lie on the instrument's tick grid; sizes are lots. Decoding
+checks types only; ranges and the grid are the engine's checks, so each out-of-range
+field gets its own error code.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import msgspec
+
+
+class Side(Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(Enum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(Enum):
+    GTC = "gtc"
+    """Good till cancelled: the unfilled part rests on the book."""
+    IOC = "ioc"
+    """Immediate or cancel: fill what crosses now, cancel the rest."""
+    FOK = "fok"
+    """Fill or kill: fill all of it now, or refuse the order."""
+
+
+class SelfTradePrevention(Enum):
+    CANCEL_TAKER = "cancel_taker"
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_BOTH = "cancel_both"
+    DECREMENT_AND_CANCEL = "decrement_and_cancel"
+
+
+class _Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):
+    pass
+
+
+# -- collateral --------------------------------------------------------------
+
+
+class Deposit(_Payload, tag="deposit"):
+    """Credit collateral to an account, opening the account on its first deposit."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+class Withdraw(_Payload, tag="withdraw"):
+    account: str
+    asset: str
+    amount: int
+
+
+class Transfer(_Payload, tag="transfer"):
+    source: str
+    destination: str
+    asset: str
+    amount: int
+
+
+# -- trading -----------------------------------------------------------------
+
+
+class PlaceOrder(_Payload, tag="place_order"):
+    account: str
+    instrument: str
+    side: Side
+    size: int
+    price: int | None = None
+    order_type: OrderType = OrderType.LIMIT
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    client_order_id: str = ""
+    self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
+
+
+class CancelOrder(_Payload, tag="cancel_order"):
+    """Cancel one open order, named by engine order id or by client order id."""
+
+    account: str
+    order_id: int = 0
+    client_order_id: str = ""
+
+
+class CancelAll(_Payload, tag="cancel_all"):
+    """Cancel every open order of an account, or only those in one instrument."""
+
+    account: str
+    instrument: str = ""
+
+
+class AmendOrder(_Payload, tag="amend_order"):
+    """Change an open order's price and/or remaining size.
+
+    A price change or a size increase sends the order to the back of its level; a
+    size decrease keeps its place.
+    """
+
+    account: str
+    order_id: int
+    price: int | None = None
+    size: int | None = None
+
+
+# -- market data -------------------------------------------------------------
+
+
+class MarkPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    instrument: str
+    price: int
+
+
+class OracleUpdate(_Payload, tag="oracle_update"):
+    """A new index price, and marks for instruments not priced from the index alone.
+
+    Perpetuals and futures mark at the index rounded to their tick; options take
+    their mark from `marks`.
+    """
+
+    index: str
+    price: int
+    marks: tuple[MarkPrice, ...] = ()
+
+
+Payload = Deposit | Withdraw | Transfer | PlaceOrder | CancelOrder | CancelAll | AmendOrder | OracleUpdate
+
+PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
+    Deposit,
+    Withdraw,
+    Transfer,
+    PlaceOrder,
+    CancelOrder,
+    CancelAll,
+    AmendOrder,
+    OracleUpdate,
+)
+
+
+class Transaction(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A signed request to change state.
+
+    `signature` covers the canonical encoding of everything else with domain
+    separation; verifying it happens before sequencing.
+    """
+
+    payload: Payload
+    signer: bytes = b""
+    nonce: int = 0
+    expires_at_ns: int = 0
+    signature: bytes = b""
+
+
+class Sequenced(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A transaction with its place in the total order: the core's only input."""
+
+    seq: int
+    timestamp_ns: int
+    tx: Transaction
