@@ -7,7 +7,9 @@ import json
 import typer
 from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="clearhouse: a deterministic clearing engine.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="clearhouse: a deterministic clearing engine."
+)
 bench_app = typer.Typer(no_args_is_help=True, help="Reproducible benchmarks that print JSON.")
 app.add_typer(bench_app, name="bench")
 
@@ -24,7 +26,9 @@ def demo() -> None:
 def bench_core(
     orders: int = typer.Option(1_000_000, help="Transactions in the timed workload."),
     seed: int = typer.Option(7, help="Workload seed."),
-    sweep_every: int = typer.Option(100_000, help="Full invariant sweep every N transactions (0: only at the end)."),
+    sweep_every: int = typer.Option(
+        100_000, help="Full invariant sweep every N transactions (0: only at the end)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Replay a seeded mixed workload through Engine.apply on one core."""

@@ -46,15 +46,32 @@ def script() -> Iterator[tuple[str, Payload]]:
     for maker, offset in (("maker-a", 0), ("maker-b", 1)):
         for level in range(3):
             ticks = (level + 1 + offset) * 20
-            yield f"{maker} quotes", PlaceOrder(maker, "BTC-PERP", Side.BUY, 200, price=100_000 * USD - ticks * 500_000)
-            yield "", PlaceOrder(maker, "BTC-PERP", Side.SELL, 200, price=100_000 * USD + ticks * 500_000)
-    yield "trader lifts the offer (IOC)", PlaceOrder(
-        "trader", "BTC-PERP", Side.BUY, 300, price=100_050 * USD, time_in_force=TimeInForce.IOC
+            yield (
+                f"{maker} quotes",
+                PlaceOrder(maker, "BTC-PERP", Side.BUY, 200, price=100_000 * USD - ticks * 500_000),
+            )
+            yield (
+                "",
+                PlaceOrder(
+                    maker, "BTC-PERP", Side.SELL, 200, price=100_000 * USD + ticks * 500_000
+                ),
+            )
+    yield (
+        "trader lifts the offer (IOC)",
+        PlaceOrder(
+            "trader", "BTC-PERP", Side.BUY, 300, price=100_050 * USD, time_in_force=TimeInForce.IOC
+        ),
     )
-    yield "trader sells into the bid", PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD)
+    yield (
+        "trader sells into the bid",
+        PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD),
+    )
     yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD)
-    yield "trader tries 5 BTC more: over margin", PlaceOrder(
-        "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
+    yield (
+        "trader tries 5 BTC more: over margin",
+        PlaceOrder(
+            "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
+        ),
     )
 
 
@@ -73,7 +90,9 @@ def run_demo(console: Console | None = None) -> Engine:
     engine = Engine()
     console.rule("clearhouse demo: one BTC-PERP session on the core")
     for seq, (caption, payload) in enumerate(script(), start=1):
-        outcome = engine.apply(Sequenced(seq, 1_700_000_000_000_000_000 + seq * 1_000_000, Transaction(payload)))
+        outcome = engine.apply(
+            Sequenced(seq, 1_700_000_000_000_000_000 + seq * 1_000_000, Transaction(payload))
+        )
         if caption or isinstance(outcome, Rejected):
             console.print(f"{seq:>3}  {caption or type(payload).__name__:<44} {describe(outcome)}")
         elif isinstance(outcome, Accepted):
@@ -81,7 +100,16 @@ def run_demo(console: Console | None = None) -> Engine:
     engine.check_invariants()
 
     table = Table(title="accounts (USD)")
-    for column in ("account", "position BTC-PERP", "entry", "cash", "equity", "initial margin", "maintenance", "margin call"):
+    for column in (
+        "account",
+        "position BTC-PERP",
+        "entry",
+        "cash",
+        "equity",
+        "initial margin",
+        "maintenance",
+        "margin call",
+    ):
         table.add_column(column, justify="right")
     for account_id in engine.account_ids():
         view = engine.account(account_id)

@@ -23,7 +23,10 @@ from clearhouse.core import (
     Transaction,
 )
 
-INSTRUMENTS = (("BTC-PERP", "BTC-USD", 100_000_000_000, 500_000), ("ETH-PERP", "ETH-USD", 3_500_000_000, 50_000))
+INSTRUMENTS = (
+    ("BTC-PERP", "BTC-USD", 100_000_000_000, 500_000),
+    ("ETH-PERP", "ETH-USD", 3_500_000_000, 50_000),
+)
 TIMESTEP_NS = 50_000
 
 
@@ -81,8 +84,21 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
         elif draw < 0.95:
             offset = rng.randint(1, 25) * tick
             price = mid + offset if side is Side.BUY else mid - offset
-            tx = wrap(PlaceOrder(account, instrument, side, size, price=price, time_in_force=TimeInForce.IOC))
+            tx = wrap(
+                PlaceOrder(
+                    account, instrument, side, size, price=price, time_in_force=TimeInForce.IOC
+                )
+            )
         else:
-            tx = wrap(PlaceOrder(account, instrument, side, size, order_type=OrderType.MARKET, time_in_force=TimeInForce.IOC))
+            tx = wrap(
+                PlaceOrder(
+                    account,
+                    instrument,
+                    side,
+                    size,
+                    order_type=OrderType.MARKET,
+                    time_in_force=TimeInForce.IOC,
+                )
+            )
         flow.append(tx)
     return Workload(setup, flow, seed, accounts)

@@ -15,7 +15,20 @@ from clearhouse.core.instruments import Instrument, Kind, OptionType, validate_s
 USDC: Final = "USDC"
 USDC_DECIMALS: Final = 6
 NS_PER_DAY: Final = 86_400 * 10**9
-_MONTHS: Final = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS: Final = (
+    "JAN",
+    "FEB",
+    "MAR",
+    "APR",
+    "MAY",
+    "JUN",
+    "JUL",
+    "AUG",
+    "SEP",
+    "OCT",
+    "NOV",
+    "DEC",
+)
 
 
 def days_from_civil(year: int, month: int, day: int) -> int:
@@ -47,7 +60,15 @@ class _Underlying(NamedTuple):
 
 
 _UNDERLYINGS: Final = (
-    _Underlying("BTC", 8, 500_000, 100_000, 5_000_000, 1_000_000, (90_000, 95_000, 100_000, 105_000, 110_000)),
+    _Underlying(
+        "BTC",
+        8,
+        500_000,
+        100_000,
+        5_000_000,
+        1_000_000,
+        (90_000, 95_000, 100_000, 105_000, 110_000),
+    ),
     _Underlying("ETH", 18, 50_000, 10**16, 500_000, 10**17, (3_000, 3_250, 3_500, 3_750, 4_000)),
 )
 _FUTURE_EXPIRIES: Final = ((2026, 12, 25), (2027, 3, 26))

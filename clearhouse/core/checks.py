@@ -13,7 +13,9 @@ from clearhouse.core.numbers import amount_max_units, price_max_units
 
 def check_amount(amount: object) -> Rejection | None:
     if type(amount) is not int:
-        return Rejection(ErrorCode.WRONG_TYPE, f"amount must be an integer, got {type(amount).__name__}")
+        return Rejection(
+            ErrorCode.WRONG_TYPE, f"amount must be an integer, got {type(amount).__name__}"
+        )
     if amount <= 0:
         return Rejection(ErrorCode.AMOUNT_NOT_POSITIVE, f"amount must be positive, got {amount}")
     if amount > amount_max_units:
@@ -23,30 +25,48 @@ def check_amount(amount: object) -> Rejection | None:
 
 def check_price(price: object, tick_size: int, field: str = "price") -> Rejection | None:
     if type(price) is not int:
-        return Rejection(ErrorCode.WRONG_TYPE, f"{field} must be an integer, got {type(price).__name__}")
+        return Rejection(
+            ErrorCode.WRONG_TYPE, f"{field} must be an integer, got {type(price).__name__}"
+        )
     if price <= 0:
         return Rejection(ErrorCode.PRICE_NOT_POSITIVE, f"{field} must be positive, got {price}")
     if price > price_max_units:
         return Rejection(ErrorCode.PRICE_TOO_LARGE, f"{field} {price} exceeds {price_max_units}")
     if price % tick_size:
-        return Rejection(ErrorCode.PRICE_OFF_TICK, f"{field} {price} is not a multiple of the tick size {tick_size}")
+        return Rejection(
+            ErrorCode.PRICE_OFF_TICK,
+            f"{field} {price} is not a multiple of the tick size {tick_size}",
+        )
     return None
 
 
 def check_size(size: object, size_max: int) -> Rejection | None:
     if type(size) is not int:
-        return Rejection(ErrorCode.WRONG_TYPE, f"size must be an integer, got {type(size).__name__}")
+        return Rejection(
+            ErrorCode.WRONG_TYPE, f"size must be an integer, got {type(size).__name__}"
+        )
     if size <= 0:
         return Rejection(ErrorCode.SIZE_NOT_POSITIVE, f"size must be positive, got {size}")
     if size > size_max:
-        return Rejection(ErrorCode.SIZE_TOO_LARGE, f"size {size} exceeds the instrument's {size_max} lots")
+        return Rejection(
+            ErrorCode.SIZE_TOO_LARGE, f"size {size} exceeds the instrument's {size_max} lots"
+        )
     return None
 
 
 def check_name(value: object, field: str, len_max: int, code: ErrorCode) -> Rejection | None:
     """A printable ASCII identifier without spaces, 1..len_max characters."""
     if type(value) is not str:
-        return Rejection(ErrorCode.WRONG_TYPE, f"{field} must be a string, got {type(value).__name__}")
-    if not 0 < len(value) <= len_max or not value.isascii() or not value.isprintable() or " " in value:
-        return Rejection(code, f"{field} must be 1..{len_max} printable ASCII characters without spaces")
+        return Rejection(
+            ErrorCode.WRONG_TYPE, f"{field} must be a string, got {type(value).__name__}"
+        )
+    if (
+        not 0 < len(value) <= len_max
+        or not value.isascii()
+        or not value.isprintable()
+        or " " in value
+    ):
+        return Rejection(
+            code, f"{field} must be 1..{len_max} printable ASCII characters without spaces"
+        )
     return None

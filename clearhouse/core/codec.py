@@ -18,7 +18,7 @@ _msgpack_encoder = msgspec.msgpack.Encoder()
 _tx_msgpack = msgspec.msgpack.Decoder(Transaction)
 _tx_json = msgspec.json.Decoder(Transaction)
 _sequenced_msgpack = msgspec.msgpack.Decoder(Sequenced)
-_outcome_msgpack = msgspec.msgpack.Decoder(Outcome)
+_outcome_msgpack: msgspec.msgpack.Decoder[Outcome] = msgspec.msgpack.Decoder(Outcome)
 
 
 def encode(value: object) -> bytes:
@@ -37,7 +37,9 @@ def _classify(error: msgspec.ValidationError) -> ErrorCode:
     return ErrorCode.INVALID_VALUE
 
 
-def _decode(decoder: msgspec.msgpack.Decoder[Transaction] | msgspec.json.Decoder[Transaction], data: bytes) -> Transaction | Rejection:
+def _decode(
+    decoder: msgspec.msgpack.Decoder[Transaction] | msgspec.json.Decoder[Transaction], data: bytes
+) -> Transaction | Rejection:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as exc:

@@ -19,18 +19,28 @@ Result = list[Event] | Rejection
 def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int) -> Result:
     config = state.config
     if tx.asset != config.settlement_asset:
-        return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {tx.asset!r}: collateral is {config.settlement_asset}")
+        return Rejection(
+            ErrorCode.UNKNOWN_ASSET,
+            f"unknown asset {tx.asset!r}: collateral is {config.settlement_asset}",
+        )
     if (rejection := check_amount(tx.amount)) is not None:
         return rejection
     account = state.accounts.get(tx.account)
     if account is None:
-        rejection = check_name(tx.account, "account", config.account_id_len_max, ErrorCode.INVALID_ACCOUNT_ID)
+        rejection = check_name(
+            tx.account, "account", config.account_id_len_max, ErrorCode.INVALID_ACCOUNT_ID
+        )
         if rejection is not None:
             return rejection
         if len(state.accounts) >= config.accounts_max:
-            return Rejection(ErrorCode.ACCOUNTS_LIMIT, f"the venue holds its maximum of {config.accounts_max} accounts")
+            return Rejection(
+                ErrorCode.ACCOUNTS_LIMIT,
+                f"the venue holds its maximum of {config.accounts_max} accounts",
+            )
     elif account.cash + tx.amount > balance_max_units:
-        return Rejection(ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}")
+        return Rejection(
+            ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}"
+        )
     events: list[Event] = []
     if account is None:
         account = Account(tx.account)
@@ -46,7 +56,9 @@ def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int) -> Result:
 
 def _check_debit(state: State, account: Account, amount: int) -> Rejection | None:
     if amount > account.cash:
-        return Rejection(ErrorCode.INSUFFICIENT_FUNDS, f"amount {amount} exceeds cash {account.cash}")
+        return Rejection(
+            ErrorCode.INSUFFICIENT_FUNDS, f"amount {amount} exceeds cash {account.cash}"
+        )
     margin = state.margin
     equity = margin.equity(account)
     required = margin.initial_requirement(account)
@@ -89,7 +101,9 @@ def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int) -> Result:
     if (rejection := _check_debit(state, source, tx.amount)) is not None:
         return rejection
     if destination.cash + tx.amount > balance_max_units:
-        return Rejection(ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}")
+        return Rejection(
+            ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}"
+        )
     state.credit(source, -tx.amount)
     state.credit(destination, tx.amount)
     events: list[Event] = [Transferred(source.id, destination.id, tx.asset, tx.amount)]

@@ -49,7 +49,13 @@ def canonical_state(state: State) -> dict[str, Any]:
             for instrument, p in sorted(account.positions.items())
         ]
         accounts.append(
-            (account_id, account.cash, account.in_margin_call, positions, sorted(account.open_orders))
+            (
+                account_id,
+                account.cash,
+                account.in_margin_call,
+                positions,
+                sorted(account.open_orders),
+            )
         )
     return {
         "config": msgspec.to_builtins(state.config),

@@ -77,7 +77,9 @@ class Engine:
         instruments: Iterable[Instrument] | None = None,
         config: EngineConfig | None = None,
     ) -> None:
-        self._state = State(default_catalogue() if instruments is None else instruments, config or EngineConfig())
+        self._state = State(
+            default_catalogue() if instruments is None else instruments, config or EngineConfig()
+        )
         self._handlers = _handlers()
         self._seq = 0
         self._timestamp_ns = 0
@@ -93,10 +95,16 @@ class Engine:
             raise EngineFault(f"engine stopped after a fault: {self._fault}")
         seq = sequenced.seq
         if seq != self._seq + 1:
-            return Rejected(seq, ErrorCode.SEQUENCE_OUT_OF_ORDER, f"expected seq {self._seq + 1}, got {seq}")
+            return Rejected(
+                seq, ErrorCode.SEQUENCE_OUT_OF_ORDER, f"expected seq {self._seq + 1}, got {seq}"
+            )
         timestamp_ns = sequenced.timestamp_ns
         if type(timestamp_ns) is not int or timestamp_ns < self._timestamp_ns:
-            return Rejected(seq, ErrorCode.TIMESTAMP_REGRESSED, f"timestamp {timestamp_ns} precedes {self._timestamp_ns}")
+            return Rejected(
+                seq,
+                ErrorCode.TIMESTAMP_REGRESSED,
+                f"timestamp {timestamp_ns} precedes {self._timestamp_ns}",
+            )
         self._seq = seq
         self._timestamp_ns = timestamp_ns
         payload = sequenced.tx.payload

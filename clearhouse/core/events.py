@@ -27,32 +27,32 @@ class _Event(msgspec.Struct, frozen=True, tag_field="event"):
     pass
 
 
-class AccountOpened(_Event, tag="account_opened"):
+class AccountOpened(_Event, frozen=True, tag="account_opened"):
     account: str
 
 
-class Deposited(_Event, tag="deposited"):
-    account: str
-    asset: str
-    amount: int
-    balance: int
-
-
-class Withdrawn(_Event, tag="withdrawn"):
+class Deposited(_Event, frozen=True, tag="deposited"):
     account: str
     asset: str
     amount: int
     balance: int
 
 
-class Transferred(_Event, tag="transferred"):
+class Withdrawn(_Event, frozen=True, tag="withdrawn"):
+    account: str
+    asset: str
+    amount: int
+    balance: int
+
+
+class Transferred(_Event, frozen=True, tag="transferred"):
     source: str
     destination: str
     asset: str
     amount: int
 
 
-class OrderAccepted(_Event, tag="order_accepted"):
+class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     order_id: int
     account: str
     instrument: str
@@ -66,13 +66,13 @@ class OrderAccepted(_Event, tag="order_accepted"):
     client_order_id: str
 
 
-class OrderRested(_Event, tag="order_rested"):
+class OrderRested(_Event, frozen=True, tag="order_rested"):
     order_id: int
     price: int
     remaining: int
 
 
-class TradeExecuted(_Event, tag="trade_executed"):
+class TradeExecuted(_Event, frozen=True, tag="trade_executed"):
     instrument: str
     price: int
     size: int
@@ -89,7 +89,7 @@ class TradeExecuted(_Event, tag="trade_executed"):
     taker_remaining: int
 
 
-class OrderCancelled(_Event, tag="order_cancelled"):
+class OrderCancelled(_Event, frozen=True, tag="order_cancelled"):
     order_id: int
     account: str
     instrument: str
@@ -97,7 +97,7 @@ class OrderCancelled(_Event, tag="order_cancelled"):
     reason: CancelReason
 
 
-class OrderReduced(_Event, tag="order_reduced"):
+class OrderReduced(_Event, frozen=True, tag="order_reduced"):
     """A resting order lost size but kept its place (self-trade decrement)."""
 
     order_id: int
@@ -105,30 +105,30 @@ class OrderReduced(_Event, tag="order_reduced"):
     reason: CancelReason
 
 
-class OrderAmended(_Event, tag="order_amended"):
+class OrderAmended(_Event, frozen=True, tag="order_amended"):
     order_id: int
     price: int
     remaining: int
     priority_kept: bool
 
 
-class IndexPriceUpdated(_Event, tag="index_price_updated"):
+class IndexPriceUpdated(_Event, frozen=True, tag="index_price_updated"):
     index: str
     price: int
 
 
-class MarkPriceUpdated(_Event, tag="mark_price_updated"):
+class MarkPriceUpdated(_Event, frozen=True, tag="mark_price_updated"):
     instrument: str
     price: int
 
 
-class MarginCallStarted(_Event, tag="margin_call_started"):
+class MarginCallStarted(_Event, frozen=True, tag="margin_call_started"):
     account: str
     equity: int
     maintenance_margin: int
 
 
-class MarginCallEnded(_Event, tag="margin_call_ended"):
+class MarginCallEnded(_Event, frozen=True, tag="margin_call_ended"):
     account: str
     equity: int
     maintenance_margin: int

@@ -79,7 +79,7 @@ class Instrument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def tick_value_of(spec: Instrument) -> int:
     numerator = spec.tick_size * spec.contract_size * spec.lot_size
-    denominator = 10**spec.underlying_decimals
+    denominator: int = 10**spec.underlying_decimals
     if numerator % denominator:
         raise InstrumentSpecError(
             f"{spec.id}: tick_size*contract_size*lot_size must be a whole multiple of "

@@ -31,9 +31,17 @@ def _check_conservation(state: State) -> None:
     if cash != state.cash_total:
         raise InvariantViolation(f"sum of balances {cash} != running total {state.cash_total}")
     if linear_cost != state.linear_cost_total:
-        raise InvariantViolation(f"sum of linear cost {linear_cost} != running total {state.linear_cost_total}")
+        raise InvariantViolation(
+            f"sum of linear cost {linear_cost} != running total {state.linear_cost_total}"
+        )
     state.check_conservation()
-    for value in (cash, linear_cost, state.fees_total, state.deposits_total, state.withdrawals_total):
+    for value in (
+        cash,
+        linear_cost,
+        state.fees_total,
+        state.deposits_total,
+        state.withdrawals_total,
+    ):
         if abs(value) > INT64_MAX:
             raise InvariantViolation(f"total {value} overflows 64 bits")
 
@@ -51,7 +59,11 @@ def _check_markets(state: State) -> None:
                 longs += position.qty
             else:
                 shorts -= position.qty
-        if longs != shorts or longs != market.long_open_interest or shorts != market.short_open_interest:
+        if (
+            longs != shorts
+            or longs != market.long_open_interest
+            or shorts != market.short_open_interest
+        ):
             raise InvariantViolation(
                 f"{market_id}: open interest long {longs} short {shorts}, recorded "
                 f"{market.long_open_interest}/{market.short_open_interest}"
@@ -65,14 +77,20 @@ def _check_markets(state: State) -> None:
                 raise InvariantViolation(f"{market_id}: price keys and levels differ")
             for price, level in side.levels.items():
                 live = [o for o in level.orders if o.live]
-                if not live or level.live_count != len(live) or level.total != sum(o.remaining for o in live):
+                if (
+                    not live
+                    or level.live_count != len(live)
+                    or level.total != sum(o.remaining for o in live)
+                ):
                     raise InvariantViolation(f"{market_id}: level {price} totals out of step")
                 for order in live:
                     owner = state.accounts.get(order.account)
                     if order.price != price or order.remaining <= 0 or order.is_buy != side.is_bid:
                         raise InvariantViolation(f"{market_id}: order {order.order_id} misplaced")
                     if owner is None or owner.open_orders.get(order.order_id) is not order:
-                        raise InvariantViolation(f"{market_id}: order {order.order_id} not held by its account")
+                        raise InvariantViolation(
+                            f"{market_id}: order {order.order_id} not held by its account"
+                        )
 
 
 def _check_accounts(state: State) -> None:
@@ -87,14 +105,23 @@ def _check_accounts(state: State) -> None:
             totals[offset] += order.remaining
             totals[offset + 1] += order.remaining * order.price
         for client_order_id, order_id in account.client_order_ids.items():
-            order = account.open_orders.get(order_id)
-            if order is None or order.client_order_id != client_order_id:
-                raise InvariantViolation(f"{account.id}: client order id {client_order_id!r} dangling")
+            named = account.open_orders.get(order_id)
+            if named is None or named.client_order_id != client_order_id:
+                raise InvariantViolation(
+                    f"{account.id}: client order id {client_order_id!r} dangling"
+                )
         for instrument, position in account.positions.items():
             expected = aggregates.pop(instrument, [0, 0, 0, 0])
-            actual = [position.open_buy, position.open_buy_notional, position.open_sell, position.open_sell_notional]
+            actual = [
+                position.open_buy,
+                position.open_buy_notional,
+                position.open_sell,
+                position.open_sell_notional,
+            ]
             if expected != actual:
-                raise InvariantViolation(f"{account.id}/{instrument}: open order aggregates {actual} != {expected}")
+                raise InvariantViolation(
+                    f"{account.id}/{instrument}: open order aggregates {actual} != {expected}"
+                )
             if position.is_empty():
                 raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")
             if abs(position.qty) > position.market.spec.position_max_lots:

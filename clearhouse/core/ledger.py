@@ -99,10 +99,7 @@ def fill_position(position: Position, signed_size: int, price: int) -> int:
         position.cost += signed_size * price
         return 0
     closing = min(abs(signed_size), abs(qty))
-    if closing == abs(qty):
-        released = position.cost
-    else:
-        released = position.cost * closing // abs(qty)
+    released = position.cost if closing == abs(qty) else position.cost * closing // abs(qty)
     direction = 1 if qty > 0 else -1
     realized = direction * closing * price - released
     opening = signed_size + direction * closing

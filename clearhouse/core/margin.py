@@ -72,7 +72,13 @@ class StandardMargin:
             market = position.market
             spec = market.spec
             if market.is_linear:
-                total += -(-abs(qty) * market.mark * market.tick_value * spec.maintenance_margin_bps // 10_000)
+                total += -(
+                    -abs(qty)
+                    * market.mark
+                    * market.tick_value
+                    * spec.maintenance_margin_bps
+                    // 10_000
+                )
             elif qty < 0:
                 underlying = market.underlying_value(self.index_prices.get(spec.index, 0))
                 per_lot = market.mark * market.tick_value - (
@@ -90,7 +96,9 @@ class StandardMargin:
             loss = max(0, position.open_buy_notional - mark * position.open_buy) * market.tick_value
             requirement = max(requirement, self._initial(market, qty + position.open_buy) + loss)
         if position.open_sell:
-            loss = max(0, mark * position.open_sell - position.open_sell_notional) * market.tick_value
+            loss = (
+                max(0, mark * position.open_sell - position.open_sell_notional) * market.tick_value
+            )
             requirement = max(requirement, self._initial(market, qty - position.open_sell) + loss)
         return requirement
 
@@ -99,7 +107,9 @@ class StandardMargin:
             return 0
         spec = market.spec
         if market.is_linear:
-            return -(-abs(qty) * market.mark * market.tick_value * spec.initial_margin_bps // 10_000)
+            return -(
+                -abs(qty) * market.mark * market.tick_value * spec.initial_margin_bps // 10_000
+            )
         premium = market.mark * market.tick_value
         if qty > 0:
             return qty * premium
@@ -114,7 +124,9 @@ class StandardMargin:
             out_of_money = max(0, spec.strike - index_price)
         else:
             out_of_money = max(0, index_price - spec.strike)
-        out_of_money_value = out_of_money * market.underlying_per_lot_num // market.underlying_per_lot_den
+        out_of_money_value = (
+            out_of_money * market.underlying_per_lot_num // market.underlying_per_lot_den
+        )
         scanned = -(-underlying * spec.short_option_margin_bps // 10_000) - out_of_money_value
         floor = -(-underlying * spec.short_option_floor_bps // 10_000)
         return max(scanned, floor)

@@ -37,7 +37,7 @@ class Market:
         self.holders: dict[str, Account] = {}
         """Accounts with a non-zero position, in the order they first took one."""
         self.underlying_per_lot_num = spec.contract_size * spec.lot_size
-        self.underlying_per_lot_den = 10**spec.underlying_decimals
+        self.underlying_per_lot_den: int = 10**spec.underlying_decimals
 
     def underlying_value(self, index_price: int) -> int:
         """Settlement units of one lot's underlying at `index_price`, rounded up."""

@@ -30,18 +30,24 @@ def oracle_update(state: State, tx: OracleUpdate, seq: int, timestamp_ns: int) -
         return Rejection(ErrorCode.UNKNOWN_INDEX, f"unknown index {tx.index!r}")
     price = tx.price
     if type(price) is not int:
-        return Rejection(ErrorCode.WRONG_TYPE, f"price must be an integer, got {type(price).__name__}")
+        return Rejection(
+            ErrorCode.WRONG_TYPE, f"price must be an integer, got {type(price).__name__}"
+        )
     if price <= 0:
         return Rejection(ErrorCode.PRICE_NOT_POSITIVE, f"price must be positive, got {price}")
     if price > price_max_units:
         return Rejection(ErrorCode.PRICE_TOO_LARGE, f"price {price} exceeds {price_max_units}")
     if len(tx.marks) > state.config.marks_per_update_max:
-        return Rejection(ErrorCode.INVALID_VALUE, f"at most {state.config.marks_per_update_max} marks per update")
+        return Rejection(
+            ErrorCode.INVALID_VALUE, f"at most {state.config.marks_per_update_max} marks per update"
+        )
     option_marks: dict[str, tuple[Market, int]] = {}
     for mark in tx.marks:
         market = state.markets.get(mark.instrument)
         if market is None:
-            return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {mark.instrument!r}")
+            return Rejection(
+                ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {mark.instrument!r}"
+            )
         if market.spec.index != tx.index or market.is_linear:
             return Rejection(
                 ErrorCode.MARK_NOT_FOR_INDEX,

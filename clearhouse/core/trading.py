@@ -150,20 +150,32 @@ def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Re
     if spec.expiry_ns and timestamp_ns >= spec.expiry_ns:
         return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{spec.id} expired")
     if tx.client_order_id and tx.client_order_id in account.client_order_ids:
-        return Rejection(ErrorCode.DUPLICATE_CLIENT_ORDER_ID, f"client order id {tx.client_order_id!r} is already open")
+        return Rejection(
+            ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
+            f"client order id {tx.client_order_id!r} is already open",
+        )
     may_rest = tif is TimeInForce.GTC
     if may_rest and len(account.open_orders) >= state.config.orders_per_account_max:
-        return Rejection(ErrorCode.OPEN_ORDERS_LIMIT, f"at most {state.config.orders_per_account_max} open orders")
+        return Rejection(
+            ErrorCode.OPEN_ORDERS_LIMIT,
+            f"at most {state.config.orders_per_account_max} open orders",
+        )
     mark = market.mark
     if mark == 0:
         return Rejection(ErrorCode.NO_MARK_PRICE, f"{spec.id} has no mark price yet")
     if account.in_margin_call and not tx.reduce_only:
-        return Rejection(ErrorCode.ACCOUNT_BELOW_MAINTENANCE, "the account is in a margin call: only reduce-only orders")
+        return Rejection(
+            ErrorCode.ACCOUNT_BELOW_MAINTENANCE,
+            "the account is in a margin call: only reduce-only orders",
+        )
     position = account.positions.get(spec.id)
     qty = position.qty if position is not None else 0
     reduces = qty < 0 if is_buy else qty > 0
     if tx.reduce_only and (not reduces or size > abs(qty)):
-        return Rejection(ErrorCode.REDUCE_ONLY_WOULD_INCREASE, f"a reduce-only order of {size} cannot reduce position {qty}")
+        return Rejection(
+            ErrorCode.REDUCE_ONLY_WOULD_INCREASE,
+            f"a reduce-only order of {size} cannot reduce position {qty}",
+        )
     if is_market:
         collar = spec.market_collar_bps
         limit = mark + mark * collar // 10_000 if is_buy else max(1, mark - mark * collar // 10_000)
@@ -173,17 +185,26 @@ def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Re
         position = Position(market)
     worst = (qty + position.open_buy + size) if is_buy else (qty - position.open_sell - size)
     if abs(worst) > spec.position_max_lots:
-        return Rejection(ErrorCode.POSITION_LIMIT_EXCEEDED, f"position could reach {worst}, limit {spec.position_max_lots}")
+        return Rejection(
+            ErrorCode.POSITION_LIMIT_EXCEEDED,
+            f"position could reach {worst}, limit {spec.position_max_lots}",
+        )
     book = market.book
     if tx.post_only:
         best = book.asks.best_price() if is_buy else book.bids.best_price()
         if best is not None and ((best <= limit) if is_buy else (best >= limit)):
-            return Rejection(ErrorCode.POST_ONLY_WOULD_TAKE, "a post-only order would trade on arrival")
-    if (rejection := _check_margin(state, account, position, is_buy, limit, size, tx.post_only)) is not None:
+            return Rejection(
+                ErrorCode.POST_ONLY_WOULD_TAKE, "a post-only order would trade on arrival"
+            )
+    if (
+        rejection := _check_margin(state, account, position, is_buy, limit, size, tx.post_only)
+    ) is not None:
         return rejection
     plan = plan_match(market, account.id, is_buy, limit, size, tx.self_trade_prevention)
     if tif is TimeInForce.FOK and plan.filled != size:
-        return Rejection(ErrorCode.FOK_NOT_FILLABLE, f"only {plan.filled} of {size} lots can fill now")
+        return Rejection(
+            ErrorCode.FOK_NOT_FILLABLE, f"only {plan.filled} of {size} lots can fill now"
+        )
 
     # -- commit: nothing below may reject --------------------------------------
     if spec.id not in account.positions:
@@ -207,13 +228,26 @@ def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Re
     remaining = plan.remaining
     if remaining:
         if plan.taker_stopped:
-            events.append(OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.SELF_TRADE))
+            events.append(
+                OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.SELF_TRADE)
+            )
         elif may_rest:
-            order = Order(seq, account.id, spec.id, is_buy, limit, remaining, tx.client_order_id, tx.self_trade_prevention)
+            order = Order(
+                seq,
+                account.id,
+                spec.id,
+                is_buy,
+                limit,
+                remaining,
+                tx.client_order_id,
+                tx.self_trade_prevention,
+            )
             _rest(account, position, order, market)
             events.append(OrderRested(seq, limit * spec.tick_size, remaining))
         else:
-            events.append(OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.UNFILLED_IOC))
+            events.append(
+                OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.UNFILLED_IOC)
+            )
     _finish(state, market, account, position, touched, events)
     return events
 
@@ -227,11 +261,17 @@ def _check_options(tx: PlaceOrder, is_market: bool) -> Rejection | None:
     if type(tx.post_only) is not bool or type(tx.reduce_only) is not bool:
         return Rejection(ErrorCode.WRONG_TYPE, "post_only and reduce_only must be booleans")
     if is_market and tif is TimeInForce.GTC:
-        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a market order takes time_in_force ioc or fok")
+        return Rejection(
+            ErrorCode.INVALID_ORDER_OPTIONS, "a market order takes time_in_force ioc or fok"
+        )
     if tx.post_only and (is_market or tif is not TimeInForce.GTC):
-        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a post-only order is a resting limit order (gtc)")
+        return Rejection(
+            ErrorCode.INVALID_ORDER_OPTIONS, "a post-only order is a resting limit order (gtc)"
+        )
     if tx.reduce_only and tif is TimeInForce.GTC:
-        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "a reduce-only order must be ioc, fok or market")
+        return Rejection(
+            ErrorCode.INVALID_ORDER_OPTIONS, "a reduce-only order must be ioc, fok or market"
+        )
     return None
 
 
@@ -298,11 +338,17 @@ def _execute(
                 taker_remaining -= quantity
             if quantity == maker.remaining:
                 _unrest(maker_account, maker_position, maker, market)
-                events.append(OrderCancelled(maker.order_id, maker.account, spec.id, quantity, CancelReason.SELF_TRADE))
+                events.append(
+                    OrderCancelled(
+                        maker.order_id, maker.account, spec.id, quantity, CancelReason.SELF_TRADE
+                    )
+                )
             else:
                 side.reduce(maker, quantity)
                 maker_position.add_open(maker.is_buy, maker.price, -quantity)
-                events.append(OrderReduced(maker.order_id, maker.remaining, CancelReason.SELF_TRADE))
+                events.append(
+                    OrderReduced(maker.order_id, maker.remaining, CancelReason.SELF_TRADE)
+                )
             continue
         price = maker.price
         if quantity == maker.remaining:
@@ -318,7 +364,9 @@ def _execute(
         taker_fee = -(-notional * spec.taker_fee_bps // 10_000)
         maker_fee = -(-notional * spec.maker_fee_bps // 10_000)
         taker_realized = _fill(state, market, taker, taker_position, signed, price, taker_fee)
-        maker_realized = _fill(state, market, maker_account, maker_position, -signed, price, maker_fee)
+        maker_realized = _fill(
+            state, market, maker_account, maker_position, -signed, price, maker_fee
+        )
         state.fees_total += taker_fee + maker_fee
         events.append(
             TradeExecuted(
@@ -421,16 +469,26 @@ def cancel_order(state: State, tx: CancelOrder, seq: int, timestamp_ns: int) -> 
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
     if tx.order_id and tx.client_order_id:
-        return Rejection(ErrorCode.INVALID_ORDER_OPTIONS, "name the order by order_id or client_order_id, not both")
+        return Rejection(
+            ErrorCode.INVALID_ORDER_OPTIONS,
+            "name the order by order_id or client_order_id, not both",
+        )
     order_id = tx.order_id or account.client_order_ids.get(tx.client_order_id, 0)
     order = account.open_orders.get(order_id) if type(order_id) is int else None
     if order is None:
-        return Rejection(ErrorCode.UNKNOWN_ORDER, f"no open order {tx.order_id or tx.client_order_id!r} for {account.id}")
+        return Rejection(
+            ErrorCode.UNKNOWN_ORDER,
+            f"no open order {tx.order_id or tx.client_order_id!r} for {account.id}",
+        )
     market = state.markets[order.instrument]
     position = account.positions[order.instrument]
     remaining = order.remaining
     _unrest(account, position, order, market)
-    events: list[Event] = [OrderCancelled(order.order_id, account.id, order.instrument, remaining, CancelReason.REQUESTED)]
+    events: list[Event] = [
+        OrderCancelled(
+            order.order_id, account.id, order.instrument, remaining, CancelReason.REQUESTED
+        )
+    ]
     _finish(state, market, account, position, [], events)
     return events
 
@@ -449,7 +507,11 @@ def cancel_all(state: State, tx: CancelAll, seq: int, timestamp_ns: int) -> Resu
         position = account.positions[order.instrument]
         remaining = order.remaining
         _unrest(account, position, order, market)
-        events.append(OrderCancelled(order.order_id, account.id, order.instrument, remaining, CancelReason.CANCEL_ALL))
+        events.append(
+            OrderCancelled(
+                order.order_id, account.id, order.instrument, remaining, CancelReason.CANCEL_ALL
+            )
+        )
         state.drop_if_empty(account, position)
     return events
 
@@ -464,7 +526,10 @@ def amend_order(state: State, tx: AmendOrder, seq: int, timestamp_ns: int) -> Re
     market = state.markets[order.instrument]
     spec = market.spec
     size = order.remaining if tx.size is None else tx.size
-    if tx.size is not None and (rejection := check_size(tx.size, spec.order_size_max_lots)) is not None:
+    if (
+        tx.size is not None
+        and (rejection := check_size(tx.size, spec.order_size_max_lots)) is not None
+    ):
         return rejection
     if tx.price is not None and (rejection := check_price(tx.price, spec.tick_size)) is not None:
         return rejection
@@ -478,13 +543,23 @@ def amend_order(state: State, tx: AmendOrder, seq: int, timestamp_ns: int) -> Re
         position.add_open(order.is_buy, price, -reduction)
         return [OrderAmended(order.order_id, price * spec.tick_size, size, True)]
     opposite_best = market.book.opposite(order.is_buy).best_price()
-    if opposite_best is not None and ((opposite_best <= price) if order.is_buy else (opposite_best >= price)):
-        return Rejection(ErrorCode.AMEND_WOULD_TRADE, "an amended order may not trade on arrival: cancel and place instead")
-    worst = (position.qty + position.open_buy - order.remaining + size) if order.is_buy else (
-        position.qty - position.open_sell + order.remaining - size
+    if opposite_best is not None and (
+        (opposite_best <= price) if order.is_buy else (opposite_best >= price)
+    ):
+        return Rejection(
+            ErrorCode.AMEND_WOULD_TRADE,
+            "an amended order may not trade on arrival: cancel and place instead",
+        )
+    worst = (
+        (position.qty + position.open_buy - order.remaining + size)
+        if order.is_buy
+        else (position.qty - position.open_sell + order.remaining - size)
     )
     if abs(worst) > spec.position_max_lots:
-        return Rejection(ErrorCode.POSITION_LIMIT_EXCEEDED, f"position could reach {worst}, limit {spec.position_max_lots}")
+        return Rejection(
+            ErrorCode.POSITION_LIMIT_EXCEEDED,
+            f"position could reach {worst}, limit {spec.position_max_lots}",
+        )
     position.add_open(order.is_buy, order.price, -order.remaining)
     rejection = _check_margin(state, account, position, order.is_buy, price, size, True)
     position.add_open(order.is_buy, order.price, order.remaining)

@@ -57,7 +57,7 @@ class _Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_fiel
 # -- collateral --------------------------------------------------------------
 
 
-class Deposit(_Payload, tag="deposit"):
+class Deposit(_Payload, frozen=True, tag="deposit"):
     """Credit collateral to an account, opening the account on its first deposit."""
 
     account: str
@@ -65,13 +65,13 @@ class Deposit(_Payload, tag="deposit"):
     amount: int
 
 
-class Withdraw(_Payload, tag="withdraw"):
+class Withdraw(_Payload, frozen=True, tag="withdraw"):
     account: str
     asset: str
     amount: int
 
 
-class Transfer(_Payload, tag="transfer"):
+class Transfer(_Payload, frozen=True, tag="transfer"):
     source: str
     destination: str
     asset: str
@@ -81,7 +81,7 @@ class Transfer(_Payload, tag="transfer"):
 # -- trading -----------------------------------------------------------------
 
 
-class PlaceOrder(_Payload, tag="place_order"):
+class PlaceOrder(_Payload, frozen=True, tag="place_order"):
     account: str
     instrument: str
     side: Side
@@ -95,7 +95,7 @@ class PlaceOrder(_Payload, tag="place_order"):
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
 
 
-class CancelOrder(_Payload, tag="cancel_order"):
+class CancelOrder(_Payload, frozen=True, tag="cancel_order"):
     """Cancel one open order, named by engine order id or by client order id."""
 
     account: str
@@ -103,14 +103,14 @@ class CancelOrder(_Payload, tag="cancel_order"):
     client_order_id: str = ""
 
 
-class CancelAll(_Payload, tag="cancel_all"):
+class CancelAll(_Payload, frozen=True, tag="cancel_all"):
     """Cancel every open order of an account, or only those in one instrument."""
 
     account: str
     instrument: str = ""
 
 
-class AmendOrder(_Payload, tag="amend_order"):
+class AmendOrder(_Payload, frozen=True, tag="amend_order"):
     """Change an open order's price and/or remaining size.
 
     A price change or a size increase sends the order to the back of its level; a
@@ -131,7 +131,7 @@ class MarkPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     price: int
 
 
-class OracleUpdate(_Payload, tag="oracle_update"):
+class OracleUpdate(_Payload, frozen=True, tag="oracle_update"):
     """A new index price, and marks for instruments not priced from the index alone.
 
     Perpetuals and futures mark at the index rounded to their tick; options take
@@ -143,7 +143,9 @@ class OracleUpdate(_Payload, tag="oracle_update"):
     marks: tuple[MarkPrice, ...] = ()
 
 
-Payload = Deposit | Withdraw | Transfer | PlaceOrder | CancelOrder | CancelAll | AmendOrder | OracleUpdate
+Payload = (
+    Deposit | Withdraw | Transfer | PlaceOrder | CancelOrder | CancelAll | AmendOrder | OracleUpdate
+)
 
 PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
     Deposit,

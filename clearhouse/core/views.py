@@ -68,7 +68,9 @@ def account_view(state: State, account: Account) -> AccountView:
             PositionView(
                 instrument,
                 position.qty,
-                _entry_price(position.cost, position.qty, tick_size, market.spec.settlement_decimals),
+                _entry_price(
+                    position.cost, position.qty, tick_size, market.spec.settlement_decimals
+                ),
                 market.mark * tick_size,
                 position_value(position) if position.qty else 0,
                 position.open_buy,
