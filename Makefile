@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-core fuzz clean
+CORE_SOURCES := $(wildcard clearhouse/core/*.py)
+COMPILED := clearhouse/core/.compiled
+
+.PHONY: demo test lint typecheck unit bench bench-core fuzz compile pure clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +16,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The core compiled with mypyc from the same source; pure Python stays the fallback.
+$(COMPILED): $(STAMP) $(CORE_SOURCES) setup.py
+	rm -f clearhouse/core/*.so *__mypyc*.so
+	CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >/dev/null 2>&1 \
+		&& mv *__mypyc*.so clearhouse/core/ \
+		|| { echo "mypyc build failed: running the pure-Python core"; rm -f clearhouse/core/*.so *__mypyc*.so; }
+	touch $(COMPILED)
+
+compile: $(COMPILED)
+
+pure:
+	rm -f clearhouse/core/*.so $(COMPILED)
+
+demo: $(COMPILED)
 	$(BIN)/clearhouse demo
 
 lint: $(STAMP)
@@ -23,12 +39,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(COMPILED)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
 
-bench-core: $(STAMP)
+bench-core: $(COMPILED)
 	$(BIN)/clearhouse bench core --orders 1000000 --seed 7 --json
 
 bench: bench-core
@@ -39,4 +55,4 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/core/test_stateful.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info clearhouse/core/*.so $(COMPILED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from clearhouse import CORE_BUILD
 from clearhouse.bench.workload import generate_workload
 from clearhouse.core import Accepted, Engine, EngineConfig, TradeExecuted
 
@@ -51,13 +52,7 @@ def run_core_bench(orders: int, seed: int, sweep_interval_txs: int = 100_000) ->
             "full_sweep_every_txs": sweep_interval_txs,
             "final_sweep_ms": round(final_sweep_ms, 1),
         },
-        "compiled": _compiled(),
+        "core_build": CORE_BUILD,
         "digest": engine.digest().hex(),
         "chain_head": engine.chain_head.hex(),
     }
-
-
-def _compiled() -> bool:
-    from clearhouse.core import trading
-
-    return not trading.__file__.endswith(".py")

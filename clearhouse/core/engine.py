@@ -27,8 +27,8 @@ from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.invariants import check_all
-from clearhouse.core.outcomes import Accepted, EngineFault, Outcome, Rejected
-from clearhouse.core.state import InvariantViolation, State
+from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
+from clearhouse.core.state import State
 from clearhouse.core.txs import (
     AmendOrder,
     CancelAll,

@@ -11,7 +11,8 @@ replay and on demand.
 from __future__ import annotations
 
 from clearhouse.core.numbers import INT64_MAX
-from clearhouse.core.state import InvariantViolation, State
+from clearhouse.core.outcomes import InvariantViolation
+from clearhouse.core.state import State
 
 
 def check_all(state: State) -> None:

@@ -91,15 +91,27 @@ class StandardMargin:
         market = position.market
         mark = market.mark
         qty = position.qty
+        open_buy = position.open_buy
+        open_sell = position.open_sell
+        if market.is_linear:
+            # One ceiling over the worst numerator equals the worst of the rounded
+            # candidates, because the order losses are whole units.
+            rate = mark * market.spec.initial_margin_bps
+            worst = abs(qty) * rate
+            if open_buy:
+                loss = position.open_buy_notional - mark * open_buy
+                worst = max(worst, abs(qty + open_buy) * rate + max(0, loss) * 10_000)
+            if open_sell:
+                loss = mark * open_sell - position.open_sell_notional
+                worst = max(worst, abs(qty - open_sell) * rate + max(0, loss) * 10_000)
+            return -(-worst * market.tick_value // 10_000)
         requirement = self._initial(market, qty)
-        if position.open_buy:
-            loss = max(0, position.open_buy_notional - mark * position.open_buy) * market.tick_value
-            requirement = max(requirement, self._initial(market, qty + position.open_buy) + loss)
-        if position.open_sell:
-            loss = (
-                max(0, mark * position.open_sell - position.open_sell_notional) * market.tick_value
-            )
-            requirement = max(requirement, self._initial(market, qty - position.open_sell) + loss)
+        if open_buy:
+            loss = max(0, position.open_buy_notional - mark * open_buy) * market.tick_value
+            requirement = max(requirement, self._initial(market, qty + open_buy) + loss)
+        if open_sell:
+            loss = max(0, mark * open_sell - position.open_sell_notional) * market.tick_value
+            requirement = max(requirement, self._initial(market, qty - open_sell) + loss)
         return requirement
 
     def _initial(self, market: Market, qty: int) -> int:

@@ -22,6 +22,10 @@ class Rejected(msgspec.Struct, frozen=True, tag="rejected"):
 Outcome = Accepted | Rejected
 
 
+class InvariantViolation(AssertionError):
+    """Raised inside `apply` when the state breaks a rule it must always keep."""
+
+
 class EngineFault(RuntimeError):
     """An invariant failed: a bug, not a user's mistake.
 

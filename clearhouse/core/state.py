@@ -15,10 +15,7 @@ from clearhouse.core.instruments import Instrument
 from clearhouse.core.ledger import Account, Position
 from clearhouse.core.margin import StandardMargin
 from clearhouse.core.market import Market
-
-
-class InvariantViolation(AssertionError):
-    """Raised inside `apply` when the state breaks a rule it must always keep."""
+from clearhouse.core.outcomes import InvariantViolation
 
 
 class State:

@@ -29,7 +29,8 @@ from clearhouse.core.events import (
 )
 from clearhouse.core.ledger import Account, Position, fill_position
 from clearhouse.core.market import Market
-from clearhouse.core.state import InvariantViolation, State
+from clearhouse.core.outcomes import InvariantViolation
+from clearhouse.core.state import State
 from clearhouse.core.txs import (
     AmendOrder,
     CancelAll,
