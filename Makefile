@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 $(COMPILED): $(STAMP) $(CORE_SOURCES) setup.py
 	rm -f clearhouse/core/*.so *__mypyc*.so
 	CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >/dev/null 2>&1 \
-		&& mv *__mypyc*.so clearhouse/core/ \
+		&& mv *__mypyc*.so clearhouse/core/ && touch clearhouse/core/*.so \
 		|| { echo "mypyc build failed: running the pure-Python core"; rm -f clearhouse/core/*.so *__mypyc*.so; }
 	touch $(COMPILED)
 

@@ -22,6 +22,7 @@ COMPILED_MODULES = (
     "margin",
     "state",
     "checks",
+    "shapes",
     "collateral",
     "market_data",
     "trading",

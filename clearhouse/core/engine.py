@@ -28,6 +28,7 @@ from clearhouse.core.events import Event
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.invariants import check_all
 from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
+from clearhouse.core.shapes import check_shape
 from clearhouse.core.state import State
 from clearhouse.core.txs import (
     AmendOrder,
@@ -37,6 +38,7 @@ from clearhouse.core.txs import (
     OracleUpdate,
     PlaceOrder,
     Sequenced,
+    Transaction,
     Transfer,
     Withdraw,
 )
@@ -93,29 +95,32 @@ class Engine:
     def apply(self, sequenced: Sequenced) -> Outcome:
         if self._fault is not None:
             raise EngineFault(f"engine stopped after a fault: {self._fault}")
-        seq = sequenced.seq
-        if seq != self._seq + 1:
+        seq: object = sequenced.seq
+        if type(seq) is not int or seq != self._seq + 1:
             return Rejected(
-                seq, ErrorCode.SEQUENCE_OUT_OF_ORDER, f"expected seq {self._seq + 1}, got {seq}"
+                seq if type(seq) is int else -1,
+                ErrorCode.SEQUENCE_OUT_OF_ORDER,
+                f"expected seq {self._seq + 1}, got {seq!r}",
             )
-        timestamp_ns = sequenced.timestamp_ns
+        timestamp_ns: object = sequenced.timestamp_ns
         if type(timestamp_ns) is not int or timestamp_ns < self._timestamp_ns:
             return Rejected(
                 seq,
                 ErrorCode.TIMESTAMP_REGRESSED,
-                f"timestamp {timestamp_ns} precedes {self._timestamp_ns}",
+                f"timestamp {timestamp_ns!r} precedes {self._timestamp_ns}",
             )
+        tx: object = sequenced.tx
+        if type(tx) is not Transaction:
+            return Rejected(seq, ErrorCode.WRONG_TYPE, "a sequenced entry must hold a Transaction")
         self._seq = seq
         self._timestamp_ns = timestamp_ns
-        payload = sequenced.tx.payload
-        handler = self._handlers.get(type(payload))
+        payload = tx.payload
         try:
-            if handler is None:
-                result: list[Event] | Rejection = Rejection(
-                    ErrorCode.WRONG_TYPE, f"unknown transaction type {type(payload).__name__}"
-                )
+            shape_rejection = check_shape(payload)
+            if shape_rejection is not None:
+                result: list[Event] | Rejection = shape_rejection
             else:
-                result = handler(self._state, payload, seq, timestamp_ns)
+                result = self._handlers[type(payload)](self._state, payload, seq, timestamp_ns)
             outcome: Outcome
             if type(result) is Rejection:
                 outcome = Rejected(seq, result.code, result.message)
@@ -127,8 +132,10 @@ class Engine:
             if interval and self._since_sweep >= interval:
                 self._since_sweep = 0
                 check_all(self._state)
-        except InvariantViolation as exc:
-            self._fault = f"seq {seq}: {exc}"
+        except Exception as exc:
+            # An invariant broken, or any exception escaping a handler, is a bug:
+            # the state may be half-changed, so the engine stops (fail-stop).
+            self._fault = f"seq {seq}: {type(exc).__name__}: {exc}"
             raise EngineFault(self._fault) from exc
         return outcome
 
