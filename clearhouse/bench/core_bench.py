@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from clearhouse import CORE_BUILD
-from clearhouse.bench.workload import generate_workload
+from clearhouse.bench.workload import GC_NOTE, frozen_heap, generate_workload
 from clearhouse.core import Accepted, Engine, EngineConfig, TradeExecuted
 
 
@@ -19,18 +19,19 @@ def run_core_bench(orders: int, seed: int, sweep_interval_txs: int = 100_000) ->
     clock = time.perf_counter_ns
     latencies = [0] * len(workload.orders)
     fills = rejects = 0
-    started = clock()
-    for i, tx in enumerate(workload.orders):
-        t0 = clock()
-        outcome = apply(tx)
-        latencies[i] = clock() - t0
-        if type(outcome) is Accepted:
-            for event in outcome.events:
-                if type(event) is TradeExecuted:
-                    fills += 1
-        else:
-            rejects += 1
-    elapsed_ns = clock() - started
+    with frozen_heap():
+        started = clock()
+        for i, tx in enumerate(workload.orders):
+            t0 = clock()
+            outcome = apply(tx)
+            latencies[i] = clock() - t0
+            if type(outcome) is Accepted:
+                for event in outcome.events:
+                    if type(event) is TradeExecuted:
+                        fills += 1
+            else:
+                rejects += 1
+        elapsed_ns = clock() - started
     sweep_started = clock()
     engine.check_invariants()
     final_sweep_ms = (clock() - sweep_started) / 1e6
@@ -53,6 +54,7 @@ def run_core_bench(orders: int, seed: int, sweep_interval_txs: int = 100_000) ->
             "final_sweep_ms": round(final_sweep_ms, 1),
         },
         "core_build": CORE_BUILD,
+        "gc": GC_NOTE,
         "digest": engine.digest().hex(),
         "chain_head": engine.chain_head.hex(),
     }
