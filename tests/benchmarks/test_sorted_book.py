@@ -29,6 +29,7 @@ from clearhouse.core import (
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sorted_book.py"
 KEYS = {
     "benchmark",
+    "gc",
     "orders",
     "seed",
     "tx_per_s",
