@@ -17,7 +17,9 @@ def test_demo_trades_refuses_the_oversized_order_and_prints_the_digest() -> None
     assert "INSUFFICIENT_MARGIN" in result.output
     assert "fills" in result.output
     assert "state digest" in result.output
-    digest_line = next(line for line in result.output.splitlines() if line.startswith("state digest"))
+    digest_line = next(
+        line for line in result.output.splitlines() if line.startswith("state digest")
+    )
     assert len(digest_line.split()[-1]) == 64
 
 

@@ -44,7 +44,7 @@ def _decode(
         return decoder.decode(data)
     except msgspec.ValidationError as exc:
         return Rejection(_classify(exc), str(exc))
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeError) as exc:
         return Rejection(ErrorCode.MALFORMED_ENCODING, str(exc))
 
 
@@ -54,8 +54,12 @@ def decode_transaction(data: bytes) -> Transaction | Rejection:
 
 
 def decode_transaction_json(data: bytes | str) -> Transaction | Rejection:
-    raw = data.encode() if isinstance(data, str) else data
-    return _decode(_tx_json, raw)
+    if isinstance(data, str):
+        try:
+            data = data.encode()
+        except UnicodeError as exc:
+            return Rejection(ErrorCode.MALFORMED_ENCODING, str(exc))
+    return _decode(_tx_json, data)
 
 
 def decode_sequenced(data: bytes) -> Sequenced:

@@ -42,9 +42,7 @@ def canonical_state(state: State) -> dict[str, Any]:
                 p.qty,
                 p.cost,
                 p.open_buy,
-                p.open_buy_notional,
                 p.open_sell,
-                p.open_sell_notional,
             )
             for instrument, p in sorted(account.positions.items())
         ]

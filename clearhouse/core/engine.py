@@ -27,6 +27,7 @@ from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.invariants import check_all
+from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
 from clearhouse.core.shapes import check_shape
 from clearhouse.core.state import State
@@ -95,21 +96,25 @@ class Engine:
     def apply(self, sequenced: Sequenced) -> Outcome:
         if self._fault is not None:
             raise EngineFault(f"engine stopped after a fault: {self._fault}")
-        seq: object = sequenced.seq
+        # Read as plain objects: a malformed entry must be refused, not crash a typed read.
+        fields: tuple[object, ...] = msgspec.structs.astuple(sequenced)
+        seq, timestamp_ns, tx = fields
         if type(seq) is not int or seq != self._seq + 1:
             return Rejected(
                 seq if type(seq) is int else -1,
                 ErrorCode.SEQUENCE_OUT_OF_ORDER,
                 f"expected seq {self._seq + 1}, got {seq!r}",
             )
-        timestamp_ns: object = sequenced.timestamp_ns
         if type(timestamp_ns) is not int or timestamp_ns < self._timestamp_ns:
             return Rejected(
                 seq,
                 ErrorCode.TIMESTAMP_REGRESSED,
                 f"timestamp {timestamp_ns!r} precedes {self._timestamp_ns}",
             )
-        tx: object = sequenced.tx
+        if timestamp_ns > INT64_MAX:
+            return Rejected(
+                seq, ErrorCode.INVALID_VALUE, f"timestamp {timestamp_ns} beyond 64 bits"
+            )
         if type(tx) is not Transaction:
             return Rejected(seq, ErrorCode.WRONG_TYPE, "a sequenced entry must hold a Transaction")
         self._seq = seq
@@ -177,7 +182,7 @@ class Engine:
         account = self._state.accounts.get(account_id)
         return None if account is None else account_view(self._state, account)
 
-    def depth(self, instrument: str, levels: int = 10) -> Depth | Rejection:
+    def depth(self, instrument: str, levels: object = 10) -> Depth | Rejection:
         market = self._state.markets.get(instrument)
         if market is None:
             return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument!r}")

@@ -97,14 +97,13 @@ def _check_markets(state: State) -> None:
 def _check_accounts(state: State) -> None:
     margin = state.margin
     for account in state.accounts.values():
-        aggregates: dict[str, list[int]] = {}
+        aggregates: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         for order in account.open_orders.values():
             if not order.live:
                 raise InvariantViolation(f"{account.id}: dead order {order.order_id} still open")
-            totals = aggregates.setdefault(order.instrument, [0, 0, 0, 0])
-            offset = 0 if order.is_buy else 2
-            totals[offset] += order.remaining
-            totals[offset + 1] += order.remaining * order.price
+            buys, sells = aggregates.setdefault(order.instrument, ({}, {}))
+            levels = buys if order.is_buy else sells
+            levels[order.price] = levels.get(order.price, 0) + order.remaining
         for client_order_id, order_id in account.client_order_ids.items():
             named = account.open_orders.get(order_id)
             if named is None or named.client_order_id != client_order_id:
@@ -112,16 +111,17 @@ def _check_accounts(state: State) -> None:
                     f"{account.id}: client order id {client_order_id!r} dangling"
                 )
         for instrument, position in account.positions.items():
-            expected = aggregates.pop(instrument, [0, 0, 0, 0])
-            actual = [
-                position.open_buy,
-                position.open_buy_notional,
-                position.open_sell,
-                position.open_sell_notional,
-            ]
-            if expected != actual:
+            buys, sells = aggregates.pop(instrument, ({}, {}))
+            if (
+                position.buy_levels != buys
+                or position.sell_levels != sells
+                or position.buy_prices != sorted(buys)
+                or position.sell_prices != sorted(sells)
+                or position.open_buy != sum(buys.values())
+                or position.open_sell != sum(sells.values())
+            ):
                 raise InvariantViolation(
-                    f"{account.id}/{instrument}: open order aggregates {actual} != {expected}"
+                    f"{account.id}/{instrument}: open order aggregates out of step"
                 )
             if position.is_empty():
                 raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")

@@ -20,6 +20,7 @@ mark, because long and short open interest are equal).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,19 +31,23 @@ if TYPE_CHECKING:
 class Position:
     """An account's holding in one instrument, with its open orders aggregated.
 
-    `open_buy`/`open_sell` are the lots of live orders on each side and
-    `open_buy_notional`/`open_sell_notional` their sum of price x lots (ticks), so
-    the margin of resting orders is O(1) to evaluate.
+    `open_buy`/`open_sell` are the lots of live orders on each side; `buy_levels`
+    and `sell_levels` map each price (ticks) the account rests at to its lots
+    there, with the prices kept sorted in `buy_prices`/`sell_prices`. Margin reads
+    the few prices beyond the mark from the ends of those lists, so pricing the
+    worst case of resting orders costs O(orders beyond the mark), usually none.
     """
 
     __slots__ = (
+        "buy_levels",
+        "buy_prices",
         "cost",
         "market",
         "open_buy",
-        "open_buy_notional",
         "open_sell",
-        "open_sell_notional",
         "qty",
+        "sell_levels",
+        "sell_prices",
     )
 
     def __init__(self, market: Market) -> None:
@@ -50,20 +55,59 @@ class Position:
         self.qty = 0
         self.cost = 0
         self.open_buy = 0
-        self.open_buy_notional = 0
         self.open_sell = 0
-        self.open_sell_notional = 0
+        self.buy_levels: dict[int, int] = {}
+        self.sell_levels: dict[int, int] = {}
+        self.buy_prices: list[int] = []
+        self.sell_prices: list[int] = []
 
     def is_empty(self) -> bool:
         return self.qty == 0 and self.open_buy == 0 and self.open_sell == 0
 
     def add_open(self, is_buy: bool, price: int, size: int) -> None:
+        """Add `size` lots (negative: remove) of open orders at `price` ticks."""
         if is_buy:
             self.open_buy += size
-            self.open_buy_notional += price * size
+            levels = self.buy_levels
+            prices = self.buy_prices
         else:
             self.open_sell += size
-            self.open_sell_notional += price * size
+            levels = self.sell_levels
+            prices = self.sell_prices
+        held = levels.get(price, 0)
+        lots = held + size
+        if lots:
+            levels[price] = lots
+            if not held:
+                insort(prices, price)
+        else:
+            del levels[price]
+            del prices[bisect_left(prices, price)]
+
+    def adverse_buy_ticks(self, mark: int) -> int:
+        """Sum over open buys above `mark` of (price - mark) x lots: the loss if they fill."""
+        total = 0
+        levels = self.buy_levels
+        prices = self.buy_prices
+        index = len(prices) - 1
+        while index >= 0 and prices[index] > mark:
+            price = prices[index]
+            total += (price - mark) * levels[price]
+            index -= 1
+        return total
+
+    def adverse_sell_ticks(self, mark: int) -> int:
+        """Sum over open sells below `mark` of (mark - price) x lots."""
+        total = 0
+        levels = self.sell_levels
+        prices = self.sell_prices
+        index = 0
+        count = len(prices)
+        while index < count and prices[index] < mark:
+            price = prices[index]
+            total += (mark - price) * levels[price]
+            index += 1
+        return total
 
 
 class Account:

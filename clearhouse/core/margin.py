@@ -7,10 +7,12 @@ the underlying; maintenance is the mark value plus a smaller fraction. Long
 options: the premium's value at the mark, which the option cannot lend to other
 positions; no maintenance.
 
-Open orders are margined as if every order on one side filled at its limit price:
-a position's requirement is the worst of "nothing fills", "all buys fill" and "all
-sells fill", each counting the loss of filling away from the mark. Requirements
-round up.
+Open orders are margined for their worst case, whichever of them fill: the
+requirement of the largest position they could leave (none, all buys or all sells
+filled; the requirement is convex in the position, so no partial fill needs more)
+plus the loss of every order that would fill on the wrong side of the mark (buys
+above it, sells below it; only one side can have such orders, because an account's
+own bids rest below its own offers). Requirements round up.
 
 `MarginModel` is the interface the engine calls; portfolio margin plugs in behind
 it.
@@ -93,26 +95,25 @@ class StandardMargin:
         qty = position.qty
         open_buy = position.open_buy
         open_sell = position.open_sell
-        if market.is_linear:
-            # One ceiling over the worst numerator equals the worst of the rounded
-            # candidates, because the order losses are whole units.
-            rate = mark * market.spec.initial_margin_bps
-            worst = abs(qty) * rate
-            if open_buy:
-                loss = position.open_buy_notional - mark * open_buy
-                worst = max(worst, abs(qty + open_buy) * rate + max(0, loss) * 10_000)
-            if open_sell:
-                loss = mark * open_sell - position.open_sell_notional
-                worst = max(worst, abs(qty - open_sell) * rate + max(0, loss) * 10_000)
-            return -(-worst * market.tick_value // 10_000)
-        requirement = self._initial(market, qty)
+        if not open_buy and not open_sell:
+            return self._initial(market, qty)
+        adverse = 0
         if open_buy:
-            loss = max(0, position.open_buy_notional - mark * open_buy) * market.tick_value
-            requirement = max(requirement, self._initial(market, qty + open_buy) + loss)
+            adverse = position.adverse_buy_ticks(mark)
         if open_sell:
-            loss = max(0, mark * open_sell - position.open_sell_notional) * market.tick_value
-            requirement = max(requirement, self._initial(market, qty - open_sell) + loss)
-        return requirement
+            adverse = max(adverse, position.adverse_sell_ticks(mark))
+        if market.is_linear:
+            # |x| x rate is the linear requirement before rounding; one ceiling over
+            # the worst numerator equals the worst of the rounded candidates.
+            worst = max(abs(qty), abs(qty + open_buy), abs(qty - open_sell))
+            numerator = worst * mark * market.spec.initial_margin_bps + adverse * 10_000
+            return -(-numerator * market.tick_value // 10_000)
+        requirement = max(
+            self._initial(market, qty),
+            self._initial(market, qty + open_buy),
+            self._initial(market, qty - open_sell),
+        )
+        return requirement + adverse * market.tick_value
 
     def _initial(self, market: Market, qty: int) -> int:
         if qty == 0:

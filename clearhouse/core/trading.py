@@ -225,7 +225,7 @@ def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Re
             tx.client_order_id,
         )
     ]
-    touched = _execute(state, market, account, position, seq, is_buy, plan, events)
+    touched = _execute(state, market, account, position, seq, is_buy, size, plan, events)
     remaining = plan.remaining
     if remaining:
         if plan.taker_stopped:
@@ -288,10 +288,16 @@ def _check_margin(
     """Refuse an order whose worst-case fill would leave the account under initial margin.
 
     Worst case: the whole order fills at its limit (a market order at its collar)
-    while every other open order fills too. An order that does not raise the
-    requirement (it reduces risk) is allowed even from an account already short
-    of margin.
+    while every other open order fills too. An order that can only shrink the
+    position, or does not raise the requirement, is allowed even from an account
+    already short of margin: closing out is never refused for margin.
     """
+    qty = position.qty
+    if qty and (
+        qty - position.open_sell - size >= 0 if not is_buy else qty + position.open_buy + size <= 0
+    ):
+        # However the account's orders fill, this one only shrinks the position.
+        return None
     margin = state.margin
     market = position.market
     spec = market.spec
@@ -320,6 +326,7 @@ def _execute(
     taker_position: Position,
     taker_order_id: int,
     is_buy: bool,
+    size: int,
     plan: Plan,
     events: list[Event],
 ) -> list[Account]:
@@ -329,14 +336,12 @@ def _execute(
     accounts = state.accounts
     tick_value = market.tick_value
     tick_size = spec.tick_size
-    taker_remaining = plan.remaining + plan.filled
+    taker_remaining = size
     touched: list[Account] = []
     for maker, quantity, kind in plan.steps:
         maker_account = accounts[maker.account]
         maker_position = maker_account.positions[spec.id]
         if kind != FILL:
-            if kind == STP_DECREMENT:
-                taker_remaining -= quantity
             if quantity == maker.remaining:
                 _unrest(maker_account, maker_position, maker, market)
                 events.append(
@@ -349,6 +354,12 @@ def _execute(
                 maker_position.add_open(maker.is_buy, maker.price, -quantity)
                 events.append(
                     OrderReduced(maker.order_id, maker.remaining, CancelReason.SELF_TRADE)
+                )
+            if kind == STP_DECREMENT:
+                # The taker loses the same lots; say so, or its size would not reconcile.
+                taker_remaining -= quantity
+                events.append(
+                    OrderReduced(taker_order_id, taker_remaining, CancelReason.SELF_TRADE)
                 )
             continue
         price = maker.price
@@ -526,6 +537,8 @@ def amend_order(state: State, tx: AmendOrder, seq: int, timestamp_ns: int) -> Re
         return Rejection(ErrorCode.UNKNOWN_ORDER, f"no open order {tx.order_id!r} for {account.id}")
     market = state.markets[order.instrument]
     spec = market.spec
+    if spec.expiry_ns and timestamp_ns >= spec.expiry_ns:
+        return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{spec.id} expired")
     size = order.remaining if tx.size is None else tx.size
     if (
         tx.size is not None

@@ -1,0 +1,156 @@
+"""The public API is deliberate: exactly these names, sorted, each importable.
+
+Adding or removing a public name is a decision: change the list here in the same
+commit. `__all__` is kept in ruff's isort-style order (RUF022): SCREAMING_CASE
+constants, then CamelCase classes, then everything else, each group alphabetical.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+import clearhouse
+import clearhouse.core
+
+CORE_API = [
+    "GENESIS_HEAD",
+    "Accepted",
+    "AccountOpened",
+    "AccountView",
+    "AmendOrder",
+    "CancelAll",
+    "CancelOrder",
+    "CancelReason",
+    "Deposit",
+    "Deposited",
+    "Depth",
+    "DepthLevel",
+    "Engine",
+    "EngineConfig",
+    "EngineFault",
+    "ErrorCode",
+    "Event",
+    "IndexPriceUpdated",
+    "Instrument",
+    "InstrumentSpecError",
+    "Kind",
+    "MarginCallEnded",
+    "MarginCallStarted",
+    "MarkPrice",
+    "MarkPriceUpdated",
+    "OptionType",
+    "OracleUpdate",
+    "OrderAccepted",
+    "OrderAmended",
+    "OrderCancelled",
+    "OrderReduced",
+    "OrderRested",
+    "OrderType",
+    "Outcome",
+    "Payload",
+    "PlaceOrder",
+    "PositionView",
+    "Rejected",
+    "Rejection",
+    "SelfTradePrevention",
+    "Sequenced",
+    "Side",
+    "TimeInForce",
+    "TradeExecuted",
+    "Transaction",
+    "Transfer",
+    "Transferred",
+    "Withdraw",
+    "Withdrawn",
+    "decode_transaction",
+    "decode_transaction_json",
+    "default_catalogue",
+    "encode",
+]
+
+PACKAGE_API = ["CORE_BUILD", "__version__"]
+
+PACKAGES = [
+    pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),
+    pytest.param("clearhouse", PACKAGE_API, id="clearhouse"),
+]
+
+
+def isort_style_key(name: str) -> tuple[int, str]:
+    if name.isupper():
+        group = 0  # CONSTANT
+    elif name[:1].isupper():
+        group = 1  # Class
+    else:
+        group = 2  # function, dunder
+    return group, name
+
+
+def test_isort_style_key_orders_as_ruff_does() -> None:
+    names = ["encode", "Engine", "GENESIS_HEAD", "__version__", "Accepted", "CORE_BUILD"]
+    assert sorted(names, key=isort_style_key) == [
+        "CORE_BUILD",
+        "GENESIS_HEAD",
+        "Accepted",
+        "Engine",
+        "__version__",
+        "encode",
+    ]
+    assert sorted(["b", "a"], key=isort_style_key) != ["b", "a"]
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PACKAGES)
+def test_all_is_exactly_the_expected_names(module_name: str, expected: list[str]) -> None:
+    module = importlib.import_module(module_name)
+    assert module.__all__ == expected
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PACKAGES)
+def test_all_is_sorted_without_duplicates(module_name: str, expected: list[str]) -> None:
+    names = importlib.import_module(module_name).__all__
+    assert names == sorted(names, key=isort_style_key)
+    assert len(set(names)) == len(names)
+    assert expected == sorted(expected, key=isort_style_key)
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PACKAGES)
+def test_every_name_is_importable(module_name: str, expected: list[str]) -> None:
+    module = importlib.import_module(module_name)
+    for name in expected:
+        assert getattr(module, name, None) is not None, f"{module_name}.{name} is missing"
+        namespace: dict[str, object] = {}
+        exec(f"from {module_name} import {name}", namespace)
+        assert namespace[name] is getattr(module, name)
+
+
+@pytest.mark.parametrize(("module_name", "expected"), PACKAGES)
+def test_star_import_gives_exactly_all(module_name: str, expected: list[str]) -> None:
+    namespace: dict[str, object] = {}
+    exec(f"from {module_name} import *", namespace)
+    namespace.pop("__builtins__")
+    assert sorted(namespace) == sorted(expected)
+
+
+def test_core_has_no_public_name_outside_all() -> None:
+    """Everything public on `clearhouse.core` is listed: nothing leaks by accident."""
+    public = {
+        name
+        for name, value in vars(clearhouse.core).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(CORE_API)
+
+
+def test_exported_names_are_the_objects_of_their_home_modules() -> None:
+    """Each name is the real object, not a copy: e.g. the engine's own ErrorCode."""
+    from clearhouse.core.engine import Engine
+    from clearhouse.core.errors import ErrorCode
+    from clearhouse.core.txs import Sequenced
+
+    assert clearhouse.core.Engine is Engine
+    assert clearhouse.core.ErrorCode is ErrorCode
+    assert clearhouse.core.Sequenced is Sequenced
+    assert isinstance(clearhouse.__version__, str)
