@@ -143,3 +143,19 @@ def test_the_comparison_can_fail(journal: tuple[Path, list[Sequenced]]) -> None:
         engine.apply(sequenced)
     assert engine.digest() != digest_before
     assert engine.chain_head != head_before
+
+
+def test_the_sweep_interval_is_not_part_of_the_state() -> None:
+    from clearhouse.bench.workload import generate_workload
+    from clearhouse.core import Engine, EngineConfig
+
+    workload = generate_workload(orders=3_000, seed=5)
+    engines = [
+        Engine(config=EngineConfig(invariant_sweep_interval_txs=interval))
+        for interval in (0, 7, 1_000)
+    ]
+    for engine in engines:
+        for tx in workload.setup + workload.orders:
+            engine.apply(tx)
+    assert len({engine.digest() for engine in engines}) == 1
+    assert len({engine.chain_head for engine in engines}) == 1
