@@ -28,6 +28,8 @@ COMPILED_MODULES = (
     "trading",
     "invariants",
     "engine",
+    "authority",
+    "keys",
 )
 
 

@@ -7,11 +7,16 @@ import json
 import typer
 from rich.console import Console
 
+from clearhouse.genesis_cli import genesis_app
+from clearhouse.keys_cli import keys_app
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="clearhouse: a deterministic clearing engine."
 )
 bench_app = typer.Typer(no_args_is_help=True, help="Reproducible benchmarks that print JSON.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(keys_app, name="keys")
+app.add_typer(genesis_app, name="genesis")
 
 
 @app.command()
@@ -41,6 +46,26 @@ def bench_core(
     console = Console()
     for key, value in result.items():
         console.print(f"{key:>12}: {value}")
+
+
+@bench_app.command("verify")
+def bench_verify(
+    count: int = typer.Option(20_000, help="Signed transactions verified by each method."),
+    workers: int = typer.Option(0, help="Pool worker processes (0: one per core)."),
+    chunk_txs: int = typer.Option(0, help="Transactions per worker chunk (0: automatic)."),
+    repeat: int = typer.Option(3, help="Timed runs per figure; the best is reported."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Ed25519 transaction verification: one core in-process vs the VerifierPool."""
+    from clearhouse.bench.verify_bench import run_verify_bench
+
+    result = run_verify_bench(count, workers or None, chunk_txs or None, repeat)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console()
+    for key, value in result.items():
+        console.print(f"{key:>26}: {value}")
 
 
 def main() -> None:

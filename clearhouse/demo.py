@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clearhouse.core import (
-    Accepted,
+    CancelAll,
     Deposit,
     Depth,
     Engine,
@@ -22,14 +22,14 @@ from clearhouse.core import (
     Payload,
     PlaceOrder,
     Rejected,
-    Sequenced,
     Side,
     TimeInForce,
     TradeExecuted,
-    Transaction,
 )
+from clearhouse.testing import TestVenue, standard_genesis
 
 USD = 1_000_000
+TICK = 500_000
 
 
 def usd(units: int) -> str:
@@ -38,41 +38,32 @@ def usd(units: int) -> str:
     return f"{sign}{whole:,}.{fraction // 10_000:02d}"
 
 
-def script() -> Iterator[tuple[str, Payload]]:
-    yield "custodian credits the makers and the trader", Deposit("maker-a", "USDC", 2_000_000 * USD)
-    yield "", Deposit("maker-b", "USDC", 2_000_000 * USD)
-    yield "", Deposit("trader", "USDC", 50_000 * USD)
-    yield "oracle prices BTC-USD at 100,000", OracleUpdate("BTC-USD", 100_000 * USD)
+def script() -> Iterator[tuple[str, Payload, str | None]]:
+    """(caption, payload, signer name or None for the payload's usual signer)."""
+    yield "custodian credits the makers", Deposit("maker-a", "USDC", 2_000_000 * USD), None
+    yield "", Deposit("maker-b", "USDC", 2_000_000 * USD), None
+    yield "custodian credits the trader", Deposit("trader", "USDC", 50_000 * USD), None
+    yield "trader signs a deposit to itself", Deposit("trader", "USDC", 10**6 * USD), "trader"
+    yield "oracle prices BTC-USD at 100,000", OracleUpdate("BTC-USD", 100_000 * USD), None
     for maker, offset in (("maker-a", 0), ("maker-b", 1)):
         for level in range(3):
             ticks = (level + 1 + offset) * 20
-            yield (
-                f"{maker} quotes",
-                PlaceOrder(maker, "BTC-PERP", Side.BUY, 200, price=100_000 * USD - ticks * 500_000),
-            )
-            yield (
-                "",
-                PlaceOrder(
-                    maker, "BTC-PERP", Side.SELL, 200, price=100_000 * USD + ticks * 500_000
-                ),
-            )
-    yield (
-        "trader lifts the offer (IOC)",
-        PlaceOrder(
-            "trader", "BTC-PERP", Side.BUY, 300, price=100_050 * USD, time_in_force=TimeInForce.IOC
-        ),
+            bid = PlaceOrder(maker, "BTC-PERP", Side.BUY, 200, price=100_000 * USD - ticks * TICK)
+            ask = PlaceOrder(maker, "BTC-PERP", Side.SELL, 200, price=100_000 * USD + ticks * TICK)
+            yield f"{maker} quotes", bid, None
+            yield "", ask, None
+    lift = PlaceOrder(
+        "trader", "BTC-PERP", Side.BUY, 300, price=100_050 * USD, time_in_force=TimeInForce.IOC
     )
-    yield (
-        "trader sells into the bid",
-        PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD),
+    yield "trader lifts the offer (IOC)", lift, None
+    hit = PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD)
+    yield "trader sells into the bid", hit, None
+    yield "maker-a tries to cancel the trader's orders", CancelAll("trader"), "maker-a"
+    yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD), None
+    too_big = PlaceOrder(
+        "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
     )
-    yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD)
-    yield (
-        "trader tries 5 BTC more: over margin",
-        PlaceOrder(
-            "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
-        ),
-    )
+    yield "trader tries 5 BTC more: over margin", too_big, None
 
 
 def describe(outcome: Outcome) -> str:
@@ -87,16 +78,20 @@ def describe(outcome: Outcome) -> str:
 
 def run_demo(console: Console | None = None) -> Engine:
     console = console or Console()
-    engine = Engine()
+    genesis = standard_genesis(["trader"], market_makers=["maker-a", "maker-b"])
+    venue = TestVenue(genesis)
+    engine = venue.engine
     console.rule("clearhouse demo: one BTC-PERP session on the core")
-    for seq, (caption, payload) in enumerate(script(), start=1):
-        outcome = engine.apply(
-            Sequenced(seq, 1_700_000_000_000_000_000 + seq * 1_000_000, Transaction(payload))
-        )
+    console.print(
+        f"venue {genesis.venue_id}: {len(genesis.keys)} keys in genesis (demo keys derived "
+        "from names: public knowledge, never for real money); every transaction below is "
+        "signed, verified, sequenced and applied"
+    )
+    for caption, payload, signer in script():
+        outcome = venue.apply(payload, by=signer)
         if caption or isinstance(outcome, Rejected):
-            console.print(f"{seq:>3}  {caption or type(payload).__name__:<44} {describe(outcome)}")
-        elif isinstance(outcome, Accepted):
-            continue
+            label = caption or type(payload).__name__
+            console.print(f"{engine.seq:>3}  {label:<44} {describe(outcome)}")
     engine.check_invariants()
 
     table = Table(title="accounts (USD)")

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from clearhouse.core import (
     CancelOrder,
     Deposit,
+    Genesis,
     OracleUpdate,
     OrderType,
+    Payload,
     PlaceOrder,
     Sequenced,
     Side,
     TimeInForce,
     Transaction,
 )
+from clearhouse.testing import CUSTODIAN, ORACLE, signer_for, standard_genesis
 
 INSTRUMENTS = (
     ("BTC-PERP", "BTC-USD", 100_000_000_000, 500_000),
@@ -35,6 +38,11 @@ TIMESTEP_NS = 50_000
 
 @dataclass(frozen=True)
 class Workload:
+    """Sequenced transactions from real keys, unsigned: the signature check is
+    measured on its own (`clearhouse bench verify`), so these are applied with the
+    verifier's verdict given as valid."""
+
+    genesis: Genesis
     setup: list[Sequenced]
     """Deposits and first prices: applied before timing starts."""
     orders: list[Sequenced]
@@ -44,19 +52,24 @@ class Workload:
 
 def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload:
     rng = random.Random(seed)
+    names = [f"acct{i:05d}" for i in range(accounts)]
+    genesis = standard_genesis(names)
+    public_keys = {name: signer_for(name).public_key() for name in (*names, CUSTODIAN, ORACLE)}
+    nonces = dict.fromkeys(public_keys, 0)
     seq = 0
     now = 1_000_000_000
 
-    def wrap(payload: object) -> Sequenced:
+    def wrap(payload: Payload, signer: str) -> Sequenced:
         nonlocal seq, now
         seq += 1
         now += TIMESTEP_NS
-        return Sequenced(seq, now, Transaction(payload))  # type: ignore[arg-type]
+        nonces[signer] += 1
+        tx = Transaction(payload, public_keys[signer], nonces[signer], now + 60 * 10**9)
+        return Sequenced(seq, now, tx)
 
-    names = [f"acct{i:05d}" for i in range(accounts)]
-    setup = [wrap(Deposit(name, "USDC", 50_000_000_000)) for name in names]
+    setup = [wrap(Deposit(name, "USDC", 50_000_000_000), CUSTODIAN) for name in names]
     marks = {index: price for _, index, price, _ in INSTRUMENTS}
-    setup += [wrap(OracleUpdate(index, price)) for index, price in marks.items()]
+    setup += [wrap(OracleUpdate(index, price), ORACLE) for index, price in marks.items()]
 
     resting: list[tuple[str, int]] = []
     flow: list[Sequenced] = []
@@ -65,13 +78,13 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
         if draw < 0.0005:
             instrument, index, _, tick = rng.choice(INSTRUMENTS)
             marks[index] += rng.randint(-5, 5) * tick
-            flow.append(wrap(OracleUpdate(index, marks[index])))
+            flow.append(wrap(OracleUpdate(index, marks[index]), ORACLE))
             continue
         if draw < 0.25 and resting:
             slot = rng.randrange(len(resting))
             resting[slot], resting[-1] = resting[-1], resting[slot]
             account, order_id = resting.pop()
-            flow.append(wrap(CancelOrder(account, order_id=order_id)))
+            flow.append(wrap(CancelOrder(account, order_id=order_id), account))
             continue
         instrument, index, _, tick = rng.choice(INSTRUMENTS)
         mid = marks[index] // tick * tick
@@ -82,7 +95,7 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
             # Resting: between one and twenty ticks behind the mid on its own side.
             offset = rng.randint(1, 20) * tick
             price = mid - offset if side is Side.BUY else mid + offset
-            tx = wrap(PlaceOrder(account, instrument, side, size, price=price))
+            tx = wrap(PlaceOrder(account, instrument, side, size, price=price), account)
             resting.append((account, tx.seq))
         elif draw < 0.95:
             offset = rng.randint(1, 25) * tick
@@ -90,7 +103,8 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
             tx = wrap(
                 PlaceOrder(
                     account, instrument, side, size, price=price, time_in_force=TimeInForce.IOC
-                )
+                ),
+                account,
             )
         else:
             tx = wrap(
@@ -101,10 +115,11 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
                     size,
                     order_type=OrderType.MARKET,
                     time_in_force=TimeInForce.IOC,
-                )
+                ),
+                account,
             )
         flow.append(tx)
-    return Workload(setup, flow, seed, accounts)
+    return Workload(genesis, setup, flow, seed, accounts)
 
 
 GC_NOTE = "gc.freeze() before timing: the pre-built workload is not rescanned by the collector"

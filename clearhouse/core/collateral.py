@@ -5,6 +5,7 @@ Each is a flat run of checks in the order docs/errors.md lists, then the change.
 
 from __future__ import annotations
 
+from clearhouse.core.authority import KeyRecord
 from clearhouse.core.checks import check_amount, check_name
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import AccountOpened, Deposited, Event, Transferred, Withdrawn
@@ -16,7 +17,7 @@ from clearhouse.core.txs import Deposit, Transfer, Withdraw
 Result = list[Event] | Rejection
 
 
-def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int) -> Result:
+def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int, signer: KeyRecord) -> Result:
     config = state.config
     if tx.asset != config.settlement_asset:
         return Rejection(
@@ -70,22 +71,36 @@ def _check_debit(state: State, account: Account, amount: int) -> Rejection | Non
     return None
 
 
-def withdraw(state: State, tx: Withdraw, seq: int, timestamp_ns: int) -> Result:
-    account = state.accounts.get(tx.account)
+def check_withdrawal(
+    state: State, account_id: str, asset: str, amount: int, large_allowed: bool
+) -> Rejection | None:
+    """Every check of a withdrawal; governance runs it again for large ones."""
+    account = state.accounts.get(account_id)
     if account is None:
-        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
-    if tx.asset != state.config.settlement_asset:
-        return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {tx.asset!r}")
-    if (rejection := check_amount(tx.amount)) is not None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {account_id!r}")
+    if asset != state.config.settlement_asset:
+        return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {asset!r}")
+    if (rejection := check_amount(amount)) is not None:
         return rejection
-    if (rejection := _check_debit(state, account, tx.amount)) is not None:
+    if amount > state.config.large_withdrawal_units and not large_allowed:
+        return Rejection(
+            ErrorCode.APPROVAL_REQUIRED,
+            f"withdrawals above {state.config.large_withdrawal_units} need governance approval",
+        )
+    return _check_debit(state, account, amount)
+
+
+def withdraw(state: State, tx: Withdraw, seq: int, timestamp_ns: int, signer: KeyRecord) -> Result:
+    rejection = check_withdrawal(state, tx.account, tx.asset, tx.amount, large_allowed=False)
+    if rejection is not None:
         return rejection
+    account = state.accounts[tx.account]
     state.credit(account, -tx.amount)
     state.withdrawals_total += tx.amount
     return [Withdrawn(account.id, tx.asset, tx.amount, account.cash)]
 
 
-def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int) -> Result:
+def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int, signer: KeyRecord) -> Result:
     source = state.accounts.get(tx.source)
     if source is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.source!r}")

@@ -55,7 +55,36 @@ def canonical_state(state: State) -> dict[str, Any]:
                 sorted(account.open_orders),
             )
         )
+    authority = state.authority
+    keys = [
+        (
+            public_key,
+            key.owner,
+            key.roles,
+            key.account,
+            "" if key.scope is None else key.scope.value,
+            key.order_size_max,
+            key.void_from_seq,
+            key.nonce_high,
+            key.nonce_window,
+        )
+        for public_key, key in sorted(authority.keys.items())
+    ]
+    proposals = [
+        (
+            proposal_id,
+            proposal.proposer,
+            _encoder.encode(proposal.action_payload),
+            proposal.created_ns,
+            sorted(proposal.approvals.items()),
+        )
+        for proposal_id, proposal in sorted(authority.proposals.items())
+    ]
     return {
+        "venue_id": authority.venue_id,
+        "genesis": authority.genesis_digest,
+        "keys": keys,
+        "proposals": proposals,
         "config": _rules(state),
         "instruments": [msgspec.to_builtins(state.markets[m].spec) for m in sorted(state.markets)],
         "index_prices": sorted(state.index_prices.items()),

@@ -14,30 +14,37 @@ engine raises `EngineFault` and refuses everything after it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from clearhouse.core import collateral, market_data, trading
-from clearhouse.core.catalogue import default_catalogue
-from clearhouse.core.config import EngineConfig
+from clearhouse.core import collateral, governance, keys, market_data, trading
+from clearhouse.core.authority import KeyRecord, authorize, use_nonce
 from clearhouse.core.digest import canonical_state, state_digest
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event
+from clearhouse.core.genesis import Genesis, validate_genesis
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.invariants import check_all
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
-from clearhouse.core.shapes import check_shape
+from clearhouse.core.shapes import check_envelope, check_shape
 from clearhouse.core.state import State
 from clearhouse.core.txs import (
+    AddSubKey,
     AmendOrder,
+    Approve,
     CancelAll,
     CancelOrder,
+    CancelProposal,
     Deposit,
+    ExecuteProposal,
     OracleUpdate,
     PlaceOrder,
+    Propose,
+    RevokeSubKey,
+    RotateSubKey,
     Sequenced,
     Transaction,
     Transfer,
@@ -47,7 +54,7 @@ from clearhouse.core.views import AccountView, Depth, account_view, depth_view
 
 GENESIS_HEAD = bytes(32)
 
-Handler = Callable[[State, Any, int, int], list[Event] | Rejection]
+Handler = Callable[[State, Any, int, int, KeyRecord], list[Event] | Rejection]
 
 
 def _handlers() -> dict[type, Handler]:
@@ -60,6 +67,13 @@ def _handlers() -> dict[type, Handler]:
         Withdraw: collateral.withdraw,
         Transfer: collateral.transfer,
         OracleUpdate: market_data.oracle_update,
+        AddSubKey: keys.add_sub_key,
+        RevokeSubKey: keys.revoke_sub_key,
+        RotateSubKey: keys.rotate_sub_key,
+        Propose: governance.propose,
+        Approve: governance.approve,
+        CancelProposal: governance.cancel_proposal,
+        ExecuteProposal: governance.execute_proposal,
     }
 
 
@@ -75,14 +89,8 @@ class Engine:
         "_timestamp_ns",
     )
 
-    def __init__(
-        self,
-        instruments: Iterable[Instrument] | None = None,
-        config: EngineConfig | None = None,
-    ) -> None:
-        self._state = State(
-            default_catalogue() if instruments is None else instruments, config or EngineConfig()
-        )
+    def __init__(self, genesis: Genesis) -> None:
+        self._state = State(validate_genesis(genesis))
         self._handlers = _handlers()
         self._seq = 0
         self._timestamp_ns = 0
@@ -93,7 +101,13 @@ class Engine:
 
     # -- the transition ----------------------------------------------------------
 
-    def apply(self, sequenced: Sequenced) -> Outcome:
+    def apply(self, sequenced: Sequenced, signature_valid: bool) -> Outcome:
+        """Apply the next transaction; `signature_valid` is the verifier's verdict on it.
+
+        The signature is checked before sequencing (clearhouse.auth) and again on
+        every replay, by one rule set; the engine takes that verdict and decides
+        everything else itself.
+        """
         if self._fault is not None:
             raise EngineFault(f"engine stopped after a fault: {self._fault}")
         # Read as plain objects: a malformed entry must be refused, not crash a typed read.
@@ -119,13 +133,27 @@ class Engine:
             return Rejected(seq, ErrorCode.WRONG_TYPE, "a sequenced entry must hold a Transaction")
         self._seq = seq
         self._timestamp_ns = timestamp_ns
-        payload = tx.payload
+        state = self._state
         try:
-            shape_rejection = check_shape(payload)
-            if shape_rejection is not None:
-                result: list[Event] | Rejection = shape_rejection
-            else:
-                result = self._handlers[type(payload)](self._state, payload, seq, timestamp_ns)
+            result: list[Event] | Rejection | None = check_envelope(tx)
+            if result is None:
+                result = check_shape(tx.payload)
+            if result is None:
+                signer = authorize(
+                    state.authority, state.config, tx, seq, timestamp_ns, signature_valid is True
+                )
+                if type(signer) is Rejection:
+                    result = signer
+                else:
+                    result = self._handlers[type(tx.payload)](
+                        state,
+                        tx.payload,
+                        seq,
+                        timestamp_ns,
+                        signer,  # type: ignore[arg-type]
+                    )
+                    if type(result) is not Rejection:
+                        use_nonce(signer, tx.nonce)  # type: ignore[arg-type]
             outcome: Outcome
             if type(result) is Rejection:
                 outcome = Rejected(seq, result.code, result.message)
@@ -133,10 +161,10 @@ class Engine:
                 outcome = Accepted(seq, result)  # type: ignore[arg-type]
             self._chain_head = hashlib.sha256(self._chain_head + self._encode(outcome)).digest()
             self._since_sweep += 1
-            interval = self._state.config.invariant_sweep_interval_txs
+            interval = state.config.invariant_sweep_interval_txs
             if interval and self._since_sweep >= interval:
                 self._since_sweep = 0
-                check_all(self._state)
+                check_all(state)
         except Exception as exc:
             # An invariant broken, or any exception escaping a handler, is a bug:
             # the state may be half-changed, so the engine stops (fail-stop).

@@ -12,7 +12,8 @@ from enum import Enum
 
 import msgspec
 
-from clearhouse.core.txs import OrderType, Side, TimeInForce
+from clearhouse.core.roles import Role
+from clearhouse.core.txs import Action, OrderType, Side, SubKeyScope, TimeInForce
 
 
 class CancelReason(Enum):
@@ -134,6 +135,78 @@ class MarginCallEnded(_Event, frozen=True, tag="margin_call_ended"):
     maintenance_margin: int
 
 
+class SubKeyAdded(_Event, frozen=True, tag="sub_key_added"):
+    account: str
+    public_key: bytes
+    scope: SubKeyScope
+    order_size_max: int
+
+
+class SubKeyRevoked(_Event, frozen=True, tag="sub_key_revoked"):
+    account: str
+    public_key: bytes
+    void_from_seq: int
+
+
+class SubKeyRotated(_Event, frozen=True, tag="sub_key_rotated"):
+    account: str
+    public_key: bytes
+    new_public_key: bytes
+    void_from_seq: int
+
+
+class ProposalOpened(_Event, frozen=True, tag="proposal_opened"):
+    proposal_id: int
+    proposer: bytes
+    action: Action
+    executable_from_ns: int
+
+
+class ProposalApproved(_Event, frozen=True, tag="proposal_approved"):
+    proposal_id: int
+    approver: bytes
+    approvals: int
+
+
+class ProposalCancelled(_Event, frozen=True, tag="proposal_cancelled"):
+    proposal_id: int
+    cancelled_by: bytes
+
+
+class ProposalExecuted(_Event, frozen=True, tag="proposal_executed"):
+    proposal_id: int
+    approvals: int
+
+
+class InstrumentListed(_Event, frozen=True, tag="instrument_listed"):
+    instrument: str
+
+
+class RiskParamsSet(_Event, frozen=True, tag="risk_params_set"):
+    instrument: str
+    initial_margin_bps: int
+    maintenance_margin_bps: int
+    order_size_max_lots: int
+    position_max_lots: int
+
+
+class RoleGranted(_Event, frozen=True, tag="role_granted"):
+    public_key: bytes
+    owner: str
+    role: Role
+
+
+class RoleRevoked(_Event, frozen=True, tag="role_revoked"):
+    public_key: bytes
+    role: Role
+
+
+class KeyRotated(_Event, frozen=True, tag="key_rotated"):
+    public_key: bytes
+    new_public_key: bytes
+    void_from_seq: int
+
+
 Event = (
     AccountOpened
     | Deposited
@@ -149,4 +222,16 @@ Event = (
     | MarkPriceUpdated
     | MarginCallStarted
     | MarginCallEnded
+    | SubKeyAdded
+    | SubKeyRevoked
+    | SubKeyRotated
+    | ProposalOpened
+    | ProposalApproved
+    | ProposalCancelled
+    | ProposalExecuted
+    | InstrumentListed
+    | RiskParamsSet
+    | RoleGranted
+    | RoleRevoked
+    | KeyRotated
 )

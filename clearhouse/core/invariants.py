@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import InvariantViolation
+from clearhouse.core.roles import incompatible_pair
 from clearhouse.core.state import State
 
 
@@ -19,6 +20,33 @@ def check_all(state: State) -> None:
     _check_conservation(state)
     _check_markets(state)
     _check_accounts(state)
+    _check_authority(state)
+
+
+def _check_authority(state: State) -> None:
+    authority = state.authority
+    live_sub_keys: dict[str, int] = {}
+    owners: dict[str, int] = {}
+    for key in authority.keys.values():
+        if key.nonce_high < 0 or key.nonce_window >> 64:
+            raise InvariantViolation(f"key {key.public_key.hex()}: nonce record out of range")
+        if key.is_sub_key:
+            if key.roles:
+                raise InvariantViolation(f"sub-key {key.public_key.hex()} holds roles")
+            if not key.void_from_seq:
+                live_sub_keys[key.account] = live_sub_keys.get(key.account, 0) + 1
+        elif not key.void_from_seq:
+            owners[key.owner] = owners.get(key.owner, 0) | key.roles
+    counted = {account: n for account, n in authority.sub_key_counts.items() if n}
+    if counted != live_sub_keys:
+        raise InvariantViolation("live sub-key counts out of step with the key records")
+    for owner, mask in owners.items():
+        if incompatible_pair(mask) is not None:
+            raise InvariantViolation(f"owner {owner!r} holds incompatible roles")
+    if len(authority.governors()) < authority.rules.threshold:
+        raise InvariantViolation("fewer governors than the governance threshold")
+    if len(authority.proposals) > authority.rules.proposals_open_max:
+        raise InvariantViolation("more open proposals than allowed")
 
 
 def _check_conservation(state: State) -> None:

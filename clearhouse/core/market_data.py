@@ -8,6 +8,7 @@ update costs O(holders of that index).
 
 from __future__ import annotations
 
+from clearhouse.core.authority import KeyRecord
 from clearhouse.core.checks import check_price
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event, IndexPriceUpdated, MarkPriceUpdated
@@ -24,7 +25,9 @@ def to_ticks_half_up(price: int, tick_size: int) -> int:
     return max(1, (price + tick_size // 2) // tick_size)
 
 
-def oracle_update(state: State, tx: OracleUpdate, seq: int, timestamp_ns: int) -> Result:
+def oracle_update(
+    state: State, tx: OracleUpdate, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
     markets_on_index = state.index_markets.get(tx.index)
     if markets_on_index is None:
         return Rejection(ErrorCode.UNKNOWN_INDEX, f"unknown index {tx.index!r}")

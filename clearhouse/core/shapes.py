@@ -17,6 +17,7 @@ from enum import Enum
 import msgspec
 
 from clearhouse.core.errors import ErrorCode, Rejection
+from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.txs import PAYLOAD_TYPES
 
 FieldShape = tuple[str, tuple[type, ...], type | None]
@@ -55,10 +56,22 @@ SHAPES: dict[type, tuple[FieldShape, ...]] = {cls: shape_of(cls) for cls in PAYL
 _ALLOWED: dict[type, tuple[tuple[type, ...], ...]] = {
     cls: tuple(allowed for _, allowed, _ in shape) for cls, shape in SHAPES.items()
 }
-_WITH_ITEMS: frozenset[type] = frozenset(
-    cls for cls, shape in SHAPES.items() if any(item is not None for _, _, item in shape)
+_WITH_NESTED: frozenset[type] = frozenset(
+    cls
+    for cls, shape in SHAPES.items()
+    if any(
+        item is not None or any(issubclass(t, msgspec.Struct) for t in allowed)
+        for _, allowed, item in shape
+    )
 )
-_ITEM_SHAPES: dict[type, tuple[FieldShape, ...]] = {}
+_NESTED_SHAPES: dict[type, tuple[FieldShape, ...]] = {}
+
+
+def _nested_shape(cls: type) -> tuple[FieldShape, ...]:
+    shape = _NESTED_SHAPES.get(cls)
+    if shape is None:
+        shape = _NESTED_SHAPES[cls] = shape_of(cls)
+    return shape
 
 
 def check_shape(payload: object) -> Rejection | None:
@@ -70,7 +83,7 @@ def check_shape(payload: object) -> Rejection | None:
     for value, types_allowed in zip(msgspec.structs.astuple(payload), allowed, strict=True):  # type: ignore[arg-type]
         if type(value) not in types_allowed:
             return _check_fields(payload, SHAPES[kind], "$")
-    if kind in _WITH_ITEMS:
+    if kind in _WITH_NESTED:
         return _check_fields(payload, SHAPES[kind], "$")
     return None
 
@@ -84,10 +97,12 @@ def _check_fields(value: object, shape: tuple[FieldShape, ...], path: str) -> Re
                 ErrorCode.WRONG_TYPE,
                 f"Expected `{expected}`, got `{type(field).__name__}` - at `{path}.{name}`",
             )
+        if isinstance(field, msgspec.Struct):
+            rejection = _check_fields(field, _nested_shape(type(field)), f"{path}.{name}")
+            if rejection is not None:
+                return rejection
         if item is not None:
-            item_shape = _ITEM_SHAPES.get(item)
-            if item_shape is None:
-                item_shape = _ITEM_SHAPES[item] = shape_of(item)
+            item_shape = _nested_shape(item)
             for index, element in enumerate(field):
                 if type(element) is not item:
                     return Rejection(
@@ -97,4 +112,26 @@ def _check_fields(value: object, shape: tuple[FieldShape, ...], path: str) -> Re
                 rejection = _check_fields(element, item_shape, f"{path}.{name}[{index}]")
                 if rejection is not None:
                     return rejection
+    return None
+
+
+_ENVELOPE: tuple[tuple[str, type], ...] = (
+    ("signer", bytes),
+    ("nonce", int),
+    ("expires_at_ns", int),
+    ("signature", bytes),
+)
+
+
+def check_envelope(tx: object) -> Rejection | None:
+    """The envelope's own fields, before authorization reads them."""
+    for name, expected in _ENVELOPE:
+        value = getattr(tx, name)
+        if type(value) is not expected:
+            return Rejection(
+                ErrorCode.WRONG_TYPE,
+                f"Expected `{expected.__name__}`, got `{type(value).__name__}` - at `$.{name}`",
+            )
+        if type(value) is int and not 0 <= value <= INT64_MAX:
+            return Rejection(ErrorCode.INVALID_VALUE, f"{name} {value} is outside 0..{INT64_MAX}")
     return None

@@ -7,10 +7,10 @@ per-transaction invariants compare against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
+from clearhouse.core.authority import Authority
 from clearhouse.core.config import EngineConfig
 from clearhouse.core.events import Event, MarginCallEnded, MarginCallStarted
+from clearhouse.core.genesis import Genesis
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.ledger import Account, Position
 from clearhouse.core.margin import StandardMargin
@@ -21,6 +21,7 @@ from clearhouse.core.outcomes import InvariantViolation
 class State:
     __slots__ = (
         "accounts",
+        "authority",
         "cash_total",
         "config",
         "deposits_total",
@@ -34,16 +35,13 @@ class State:
         "withdrawals_total",
     )
 
-    def __init__(self, instruments: Iterable[Instrument], config: EngineConfig) -> None:
-        self.config = config
+    def __init__(self, genesis: Genesis) -> None:
+        self.config: EngineConfig = genesis.config
+        self.authority = Authority(genesis)
         self.markets: dict[str, Market] = {}
         self.index_markets: dict[str, list[Market]] = {}
-        for spec in instruments:
-            if spec.id in self.markets:
-                raise ValueError(f"instrument {spec.id} listed twice")
-            market = Market(spec)
-            self.markets[spec.id] = market
-            self.index_markets.setdefault(spec.index, []).append(market)
+        for spec in genesis.instruments:
+            self.list_market(spec)
         self.index_prices: dict[str, int] = {}
         self.accounts: dict[str, Account] = {}
         self.margin = StandardMargin(self.index_prices)
@@ -54,6 +52,14 @@ class State:
         self.insurance_fund = 0
         self.deposits_total = 0
         self.withdrawals_total = 0
+
+    def list_market(self, spec: Instrument) -> Market:
+        if spec.id in self.markets:
+            raise ValueError(f"instrument {spec.id} listed twice")
+        market = Market(spec)
+        self.markets[spec.id] = market
+        self.index_markets.setdefault(spec.index, []).append(market)
+        return market
 
     # -- changes that keep totals ------------------------------------------------
 

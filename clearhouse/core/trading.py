@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from clearhouse.core.authority import KeyRecord
 from clearhouse.core.book import Order
 from clearhouse.core.checks import check_name, check_price, check_size
 from clearhouse.core.errors import ErrorCode, Rejection
@@ -109,7 +110,9 @@ def plan_match(
     return plan
 
 
-def place_order(state: State, tx: PlaceOrder, seq: int, timestamp_ns: int) -> Result:
+def place_order(
+    state: State, tx: PlaceOrder, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
     market = state.markets.get(tx.instrument)
     if market is None:
         return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {tx.instrument!r}")
@@ -476,7 +479,9 @@ def _finish(
     state.check_conservation()
 
 
-def cancel_order(state: State, tx: CancelOrder, seq: int, timestamp_ns: int) -> Result:
+def cancel_order(
+    state: State, tx: CancelOrder, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
     account = state.accounts.get(tx.account)
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
@@ -505,7 +510,9 @@ def cancel_order(state: State, tx: CancelOrder, seq: int, timestamp_ns: int) -> 
     return events
 
 
-def cancel_all(state: State, tx: CancelAll, seq: int, timestamp_ns: int) -> Result:
+def cancel_all(
+    state: State, tx: CancelAll, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
     account = state.accounts.get(tx.account)
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
@@ -528,7 +535,9 @@ def cancel_all(state: State, tx: CancelAll, seq: int, timestamp_ns: int) -> Resu
     return events
 
 
-def amend_order(state: State, tx: AmendOrder, seq: int, timestamp_ns: int) -> Result:
+def amend_order(
+    state: State, tx: AmendOrder, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
     account = state.accounts.get(tx.account)
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")

@@ -1,10 +1,17 @@
 """The instruction set: every state change the engine accepts.
 
-| family      | transaction                                   | signed by (authorization comes with the auth layer) |
-|-------------|-----------------------------------------------|------------------------------------------|
-| collateral  | Deposit, Withdraw, Transfer                   | custodian; account owner                 |
-| trading     | PlaceOrder, CancelOrder, CancelAll, AmendOrder | trader, market maker, scoped sub-key     |
-| market data | OracleUpdate                                  | oracle                                   |
+| family      | transaction                                    | signed by                                 |
+|-------------|------------------------------------------------|-------------------------------------------|
+| collateral  | Deposit                                        | custodian                                 |
+|             | Withdraw, Transfer                             | the account owner's trader/market-maker key |
+| trading     | PlaceOrder, CancelOrder, CancelAll, AmendOrder | the owner's trader/market-maker key, or a trade sub-key of the account |
+| market data | OracleUpdate                                   | oracle                                    |
+| keys        | AddSubKey, RevokeSubKey, RotateSubKey          | the account owner's trader/market-maker key |
+| governance  | Propose, Approve, CancelProposal, ExecuteProposal | governor                               |
+
+Governance proposals carry one `Action`: ListInstrument, SetRiskParams, GrantRole,
+RevokeRole, RotateKey, ApproveWithdrawal. docs/authorization.md has the whole
+permission matrix.
 
 A payload is one frozen `msgspec.Struct` of a tagged union (`type` is the tag). It
 travels in a `Transaction` envelope that carries the signer's public key, a nonce,
@@ -22,6 +29,9 @@ from __future__ import annotations
 from enum import Enum
 
 import msgspec
+
+from clearhouse.core.instruments import Instrument
+from clearhouse.core.roles import Role
 
 
 class Side(Enum):
@@ -143,8 +153,131 @@ class OracleUpdate(_Payload, frozen=True, tag="oracle_update"):
     marks: tuple[MarkPrice, ...] = ()
 
 
+# -- keys ----------------------------------------------------------------------
+
+
+class SubKeyScope(Enum):
+    TRADE = "trade"
+    """May place, amend and cancel orders for its account; never withdraw or transfer."""
+    READ = "read"
+    """May sign nothing that changes state (it authenticates reads)."""
+
+
+class AddSubKey(_Payload, frozen=True, tag="add_sub_key"):
+    """Give an account a scoped API key, optionally with a per-order size limit (lots)."""
+
+    account: str
+    public_key: bytes
+    scope: SubKeyScope
+    order_size_max: int = 0
+
+
+class RevokeSubKey(_Payload, frozen=True, tag="revoke_sub_key"):
+    """Void a sub-key for every transaction sequenced at or after `void_from_seq`."""
+
+    account: str
+    public_key: bytes
+    void_from_seq: int
+
+
+class RotateSubKey(_Payload, frozen=True, tag="rotate_sub_key"):
+    """Replace a sub-key: the new key takes its scope now, the old is void from a point."""
+
+    account: str
+    public_key: bytes
+    new_public_key: bytes
+    void_from_seq: int
+
+
+# -- governance ----------------------------------------------------------------
+
+
+class _Action(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="action"):
+    pass
+
+
+class ListInstrument(_Action, frozen=True, tag="list_instrument"):
+    instrument: Instrument
+
+
+class SetRiskParams(_Action, frozen=True, tag="set_risk_params"):
+    """Change an instrument's margin rates and size limits; unset fields stay as they are."""
+
+    instrument: str
+    initial_margin_bps: int | None = None
+    maintenance_margin_bps: int | None = None
+    short_option_margin_bps: int | None = None
+    short_option_floor_bps: int | None = None
+    short_option_maintenance_bps: int | None = None
+    order_size_max_lots: int | None = None
+    position_max_lots: int | None = None
+
+
+class GrantRole(_Action, frozen=True, tag="grant_role"):
+    """Grant a role to a key (registering the key for `owner` if it is new)."""
+
+    public_key: bytes
+    owner: str
+    role: Role
+
+
+class RevokeRole(_Action, frozen=True, tag="revoke_role"):
+    public_key: bytes
+    role: Role
+
+
+class RotateKey(_Action, frozen=True, tag="rotate_key"):
+    """Move every role of a key (a governor's, say) to a new key; the old one is void."""
+
+    public_key: bytes
+    new_public_key: bytes
+
+
+class ApproveWithdrawal(_Action, frozen=True, tag="approve_withdrawal"):
+    """A withdrawal above the venue's large-withdrawal threshold, paid on execution."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+Action = ListInstrument | SetRiskParams | GrantRole | RevokeRole | RotateKey | ApproveWithdrawal
+
+
+class Propose(_Payload, frozen=True, tag="propose"):
+    """Open a proposal; its id is the sequence number of this transaction."""
+
+    action: Action
+
+
+class Approve(_Payload, frozen=True, tag="approve"):
+    proposal_id: int
+
+
+class CancelProposal(_Payload, frozen=True, tag="cancel_proposal"):
+    proposal_id: int
+
+
+class ExecuteProposal(_Payload, frozen=True, tag="execute_proposal"):
+    proposal_id: int
+
+
 Payload = (
-    Deposit | Withdraw | Transfer | PlaceOrder | CancelOrder | CancelAll | AmendOrder | OracleUpdate
+    Deposit
+    | Withdraw
+    | Transfer
+    | PlaceOrder
+    | CancelOrder
+    | CancelAll
+    | AmendOrder
+    | OracleUpdate
+    | AddSubKey
+    | RevokeSubKey
+    | RotateSubKey
+    | Propose
+    | Approve
+    | CancelProposal
+    | ExecuteProposal
 )
 
 PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
@@ -156,6 +289,13 @@ PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
     CancelAll,
     AmendOrder,
     OracleUpdate,
+    AddSubKey,
+    RevokeSubKey,
+    RotateSubKey,
+    Propose,
+    Approve,
+    CancelProposal,
+    ExecuteProposal,
 )
 
 

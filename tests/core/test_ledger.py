@@ -14,19 +14,17 @@ from hypothesis import strategies as st
 from clearhouse.core import (
     Accepted,
     Deposit,
-    Engine,
     OracleUpdate,
     Payload,
     PlaceOrder,
-    Sequenced,
     Side,
     TimeInForce,
     TradeExecuted,
-    Transaction,
 )
 from clearhouse.core.catalogue import default_catalogue
 from clearhouse.core.ledger import Account, Position, fill_position
 from clearhouse.core.market import Market
+from clearhouse.testing import TestVenue, standard_genesis
 
 PERP_SPEC = next(spec for spec in default_catalogue() if spec.id == "BTC-PERP")
 TICK_VALUE = PERP_SPEC.tick_value  # 500 units per lot per tick
@@ -206,6 +204,7 @@ def test_fill_conserves_cash_minus_cost_between_counterparties(
 
 # -- the same identity through the engine ----------------------------------------
 
+GENESIS = standard_genesis(("maker", "taker"))
 INDEX_UNITS = 100_000 * 10**6
 TICK = PERP_SPEC.tick_size
 
@@ -224,13 +223,11 @@ def test_engine_cash_plus_unrealized_is_deposits_less_fees(
 ) -> None:
     """Two accounts trade at random prices; at any common mark, the sum of cash and
     unrealized P&L is what was deposited less the fees the venue kept."""
-    engine = Engine()
-    seq = 0
+    venue = TestVenue(GENESIS)
+    engine = venue.engine
 
     def apply(payload: Payload) -> Accepted:
-        nonlocal seq
-        seq += 1
-        outcome = engine.apply(Sequenced(seq, seq, Transaction(payload)))
+        outcome = venue.apply(payload)
         assert isinstance(outcome, Accepted), outcome
         return outcome
 

@@ -20,7 +20,6 @@ from clearhouse.core import (
     CancelAll,
     Deposit,
     Deposited,
-    Engine,
     ErrorCode,
     Event,
     IndexPriceUpdated,
@@ -35,15 +34,14 @@ from clearhouse.core import (
     Payload,
     PlaceOrder,
     Rejected,
-    Sequenced,
     Side,
     TimeInForce,
     TradeExecuted,
-    Transaction,
     Transfer,
     Withdraw,
 )
 from clearhouse.core.instruments import validate_spec
+from clearhouse.testing import TestVenue, standard_genesis
 
 BUY, SELL = Side.BUY, Side.SELL
 IOC = TimeInForce.IOC
@@ -59,16 +57,17 @@ def usd(amount: int | str) -> int:
     return int(units)
 
 
-class Venue:
-    """An engine and its sequencer: each transaction gets the next seq and time."""
+class Venue(TestVenue):
+    """A TestVenue whose genesis holds a trader key for each named account."""
 
-    def __init__(self, instruments: list[Instrument] | None = None) -> None:
-        self.engine = Engine(instruments)
-        self.seq = 0
+    def __init__(self, traders: tuple[str, ...], instruments: list[Instrument] | None = None):
+        super().__init__(
+            standard_genesis(traders, None if instruments is None else tuple(instruments))
+        )
 
-    def apply(self, payload: Payload) -> Accepted | Rejected:
-        self.seq += 1
-        return self.engine.apply(Sequenced(self.seq, self.seq * 1_000, Transaction(payload)))
+    @property
+    def seq(self) -> int:
+        return self.engine.seq
 
     def accept(self, payload: Payload) -> list[Event]:
         outcome = self.apply(payload)
@@ -127,7 +126,7 @@ def order(
 
 
 def opened(*funded: tuple[str, int], instruments: list[Instrument] | None = None) -> Venue:
-    v = Venue(instruments)
+    v = Venue(tuple(account for account, _ in funded), instruments)
     for account, amount in funded:
         v.accept(Deposit(account, "USDC", amount))
     v.oracle(100_000)

@@ -13,12 +13,12 @@ from typing import Any
 
 from clearhouse.core import (
     Accepted,
+    AddSubKey,
     AmendOrder,
     CancelAll,
     CancelOrder,
     CancelReason,
     Deposit,
-    Engine,
     EngineConfig,
     ErrorCode,
     Event,
@@ -32,20 +32,26 @@ from clearhouse.core import (
     OrderReduced,
     OrderRested,
     OrderType,
-    Outcome,
     Payload,
     PlaceOrder,
     Rejected,
     Rejection,
+    RevokeSubKey,
+    RotateSubKey,
     SelfTradePrevention,
-    Sequenced,
     Side,
+    SubKeyAdded,
+    SubKeyRevoked,
+    SubKeyRotated,
+    SubKeyScope,
     TimeInForce,
     TradeExecuted,
-    Transaction,
+    Transfer,
+    Withdraw,
 )
 from clearhouse.core.catalogue import expiry_ns
 from clearhouse.core.instruments import validate_spec
+from clearhouse.testing import TestVenue, signer_for, standard_genesis
 
 BUY, SELL = Side.BUY, Side.SELL
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
@@ -64,32 +70,40 @@ def usd(amount: int | str) -> int:
     return int(units)
 
 
-class Venue:
-    """An engine and its clock: every transaction gets the next seq and a later time."""
+TRADERS = ("alice", "bob", "carol", "nobody")  # "nobody" holds a key but no account
+
+
+class Venue(TestVenue):
+    """A TestVenue with a slower clock: every transaction gets the next seq, 1 ms later."""
 
     def __init__(
         self,
+        traders: tuple[str, ...] = TRADERS,
         instruments: list[Instrument] | None = None,
         config: EngineConfig | None = None,
     ) -> None:
-        self.engine = Engine(instruments, config)
-        self.seq = 0
-        self.now_ns = START_NS
+        genesis = standard_genesis(
+            traders, None if instruments is None else tuple(instruments), config
+        )
+        super().__init__(genesis, start_ns=START_NS, step_ns=1_000_000)
 
-    def apply(self, payload: Payload, at_ns: int | None = None) -> Outcome:
-        self.seq += 1
-        self.now_ns = self.now_ns + 1_000_000 if at_ns is None else at_ns
-        return self.engine.apply(Sequenced(self.seq, self.now_ns, Transaction(payload)))
+    @property
+    def seq(self) -> int:
+        return self.engine.seq
 
-    def accept(self, payload: Payload, at_ns: int | None = None) -> list[Event]:
-        outcome = self.apply(payload, at_ns)
+    def accept(
+        self, payload: Payload, at_ns: int | None = None, by: str | None = None
+    ) -> list[Event]:
+        outcome = self.apply(payload, by, at_ns)
         assert isinstance(outcome, Accepted), outcome
         return outcome.events
 
-    def refuse(self, payload: Payload, code: ErrorCode, at_ns: int | None = None) -> None:
+    def refuse(
+        self, payload: Payload, code: ErrorCode, at_ns: int | None = None, by: str | None = None
+    ) -> None:
         """The transaction is rejected with `code` and the state is exactly as before."""
         digest = self.engine.digest()
-        outcome = self.apply(payload, at_ns)
+        outcome = self.apply(payload, by, at_ns)
         assert isinstance(outcome, Rejected), outcome
         assert outcome.code is code, outcome
         assert self.engine.digest() == digest
@@ -149,7 +163,7 @@ def order(
 
 def opened(accounts: tuple[str, ...] = ("alice", "bob", "carol"), **venue: Any) -> Venue:
     """Funded accounts and BTC at 100,000 USD (marks BTC-PERP and the futures)."""
-    v = Venue(**venue)
+    v = Venue(traders=(*accounts, "nobody"), **venue)
     for account in accounts:
         v.accept(Deposit(account, "USDC", FUNDS))
     v.accept(OracleUpdate("BTC-USD", usd(100_000)))
@@ -1043,4 +1057,202 @@ def test_option_premium_moves_from_buyer_to_seller() -> None:
     )
     assert v.cash("bob") == FUNDS - usd(100) - 30_000 + usd(55) - 16_500
     assert v.cash("carol") == FUNDS - usd(55)
+    v.engine.check_invariants()
+
+
+# -- sub-keys -------------------------------------------------------------------------------
+
+
+def key_of(name: str) -> bytes:
+    """The public key `signer_for(name)` signs with (unregistered unless added)."""
+    return signer_for(name).public_key()
+
+
+def test_trade_sub_key_trades_for_its_account_only() -> None:
+    v = opened()
+    v.accept(Deposit("alice:hedge", "USDC", FUNDS))
+    bot = key_of("alice-bot")
+    # Not yet registered: the key may sign nothing.
+    v.refuse(order("alice", BUY, 1, 99_000), ErrorCode.UNKNOWN_SIGNER, by="alice-bot")
+    # Only alice's own key may give her account a sub-key.
+    v.refuse(AddSubKey("alice", bot, SubKeyScope.TRADE), ErrorCode.NOT_ACCOUNT_OWNER, by="bob")
+    assert v.accept(AddSubKey("alice", bot, SubKeyScope.TRADE)) == [
+        SubKeyAdded("alice", bot, SubKeyScope.TRADE, 0),
+    ]
+    # Place, amend and cancel for alice, exactly as her own key would.
+    assert v.accept(order("alice", BUY, 2, 99_000), by="alice-bot") == [
+        accepted(v.seq, "alice", BUY, 99_000, 2),
+        OrderRested(v.seq, usd(99_000), 2),
+    ]
+    bid = v.seq
+    assert v.accept(AmendOrder("alice", bid, size=1), by="alice-bot") == [
+        OrderAmended(bid, usd(99_000), 1, True),
+    ]
+    assert v.accept(CancelOrder("alice", order_id=bid), by="alice-bot") == [
+        OrderCancelled(bid, "alice", PERP, 1, CancelReason.REQUESTED),
+    ]
+    v.place("alice", SELL, 1, 101_000)  # alice's own key, cancelled by the sub-key
+    ask = v.seq
+    assert v.accept(CancelAll("alice"), by="alice-bot") == [
+        OrderCancelled(ask, "alice", PERP, 1, CancelReason.CANCEL_ALL),
+    ]
+    # Table: what the trade sub-key may not sign -> code.
+    v.place("bob", BUY, 1, 98_000)
+    bobs = v.seq
+    cases: list[tuple[Payload, ErrorCode]] = [
+        (Withdraw("alice", "USDC", 1), ErrorCode.ROLE_FORBIDDEN),
+        (Transfer("alice", "bob", "USDC", 1), ErrorCode.ROLE_FORBIDDEN),
+        (AddSubKey("alice", key_of("alice-bot-2"), SubKeyScope.TRADE), ErrorCode.ROLE_FORBIDDEN),
+        (RevokeSubKey("alice", bot, v.seq + 1), ErrorCode.ROLE_FORBIDDEN),
+        (order("bob", BUY, 1, 99_000), ErrorCode.NOT_ACCOUNT_OWNER),
+        (CancelOrder("bob", order_id=bobs), ErrorCode.NOT_ACCOUNT_OWNER),
+        (CancelAll("bob"), ErrorCode.NOT_ACCOUNT_OWNER),
+        (AmendOrder("bob", bobs, size=2), ErrorCode.NOT_ACCOUNT_OWNER),
+        # Another of alice's accounts is not the sub-key's account.
+        (order("alice:hedge", BUY, 1, 99_000), ErrorCode.NOT_ACCOUNT_OWNER),
+    ]
+    for payload, code in cases:
+        v.refuse(payload, code, by="alice-bot")
+    # Alice's master key does all of that.
+    v.place("alice:hedge", BUY, 1, 99_000)
+    v.accept(Withdraw("alice", "USDC", 1))
+    assert v.book() == ([("99000", 1, 1), ("98000", 1, 1)], [])
+    v.engine.check_invariants()
+
+
+def test_read_sub_key_signs_nothing() -> None:
+    v = opened()
+    reader = key_of("alice-reader")
+    assert v.accept(AddSubKey("alice", reader, SubKeyScope.READ)) == [
+        SubKeyAdded("alice", reader, SubKeyScope.READ, 0),
+    ]
+    v.place("alice", BUY, 1, 99_000)
+    bid = v.seq
+    cases: list[Payload] = [
+        order("alice", BUY, 1, 99_000),
+        CancelOrder("alice", order_id=bid),
+        CancelAll("alice"),
+        AmendOrder("alice", bid, size=2),
+        Withdraw("alice", "USDC", 1),
+        Transfer("alice", "bob", "USDC", 1),
+        AddSubKey("alice", key_of("alice-bot"), SubKeyScope.TRADE),
+        RevokeSubKey("alice", reader, v.seq + 1),
+    ]
+    for payload in cases:
+        v.refuse(payload, ErrorCode.ROLE_FORBIDDEN, by="alice-reader")
+    assert v.book() == ([("99000", 1, 1)], [])
+    v.engine.check_invariants()
+
+
+def test_sub_key_order_size_limit() -> None:
+    v = opened()
+    bot = key_of("alice-bot")
+    assert v.accept(AddSubKey("alice", bot, SubKeyScope.TRADE, order_size_max=2)) == [
+        SubKeyAdded("alice", bot, SubKeyScope.TRADE, 2),
+    ]
+    limit = ErrorCode.SUB_KEY_SIZE_LIMIT
+    v.refuse(order("alice", BUY, 3, 99_000), limit, by="alice-bot")
+    v.refuse(order("alice", BUY, 3, order_type=MARKET, time_in_force=IOC), limit, by="alice-bot")
+    v.accept(order("alice", BUY, 2, 99_000), by="alice-bot")
+    bid = v.seq
+    v.refuse(AmendOrder("alice", bid, size=3), limit, by="alice-bot")
+    assert v.accept(AmendOrder("alice", bid, size=1), by="alice-bot") == [
+        OrderAmended(bid, usd(99_000), 1, True),
+    ]
+    # The limit is the sub-key's, not the account's: alice's own key is not bound by it.
+    v.place("alice", BUY, 3, 98_000)
+    master_bid = v.seq
+    v.accept(AmendOrder("alice", master_bid, size=5))
+    assert v.book() == ([("99000", 1, 1), ("98000", 5, 1)], [])
+    v.engine.check_invariants()
+
+
+def test_sub_key_revocation_from_a_named_seq() -> None:
+    v = opened()
+    bot = key_of("alice-bot")
+    v.accept(AddSubKey("alice", bot, SubKeyScope.TRADE))
+    # A void point in the past is refused.
+    v.refuse(RevokeSubKey("alice", bot, v.seq), ErrorCode.INVALID_VALUE)
+    # Revoked at seq r, void from r + 2: the key still signs at r + 1, not at r + 2 or later.
+    revoke_at = v.seq + 1
+    assert v.accept(RevokeSubKey("alice", bot, revoke_at + 2)) == [
+        SubKeyRevoked("alice", bot, revoke_at + 2),
+    ]
+    v.accept(order("alice", BUY, 1, 99_000), by="alice-bot")
+    assert v.seq == revoke_at + 1
+    bid = v.seq
+    v.refuse(CancelOrder("alice", order_id=bid), ErrorCode.KEY_REVOKED, by="alice-bot")
+    assert v.seq == revoke_at + 2
+    v.refuse(order("alice", BUY, 1, 98_000), ErrorCode.KEY_REVOKED, by="alice-bot")
+    v.refuse(CancelAll("alice"), ErrorCode.KEY_REVOKED, by="alice-bot")
+    # The order it placed while good stays, and alice's own key still trades.
+    assert v.accept(CancelOrder("alice", order_id=bid)) == [
+        OrderCancelled(bid, "alice", PERP, 1, CancelReason.REQUESTED),
+    ]
+    # A revocation effective at once: void from the revoking transaction's own seq.
+    other = key_of("alice-bot-2")
+    v.accept(AddSubKey("alice", other, SubKeyScope.TRADE))
+    v.accept(RevokeSubKey("alice", other, v.seq + 1))
+    v.refuse(order("alice", BUY, 1, 99_000), ErrorCode.KEY_REVOKED, by="alice-bot-2")
+    # A revoked key stays on record: it cannot be added again.
+    v.refuse(AddSubKey("alice", other, SubKeyScope.TRADE), ErrorCode.KEY_EXISTS)
+    v.engine.check_invariants()
+
+
+def test_revoked_sub_key_frees_its_slot() -> None:
+    v = opened(config=EngineConfig(sub_keys_per_account_max=1))
+    v.accept(AddSubKey("alice", key_of("alice-bot"), SubKeyScope.TRADE))
+    v.refuse(AddSubKey("alice", key_of("alice-bot-2"), SubKeyScope.TRADE), ErrorCode.INVALID_VALUE)
+    v.accept(AddSubKey("bob", key_of("bob-bot"), SubKeyScope.TRADE))  # bob has his own slots
+    v.accept(RevokeSubKey("alice", key_of("alice-bot"), v.seq + 1))
+    v.accept(AddSubKey("alice", key_of("alice-bot-2"), SubKeyScope.TRADE))
+    v.accept(order("alice", BUY, 1, 99_000), by="alice-bot-2")
+    v.engine.check_invariants()
+
+
+def test_sub_key_rotation() -> None:
+    v = opened()
+    old, new = key_of("alice-bot"), key_of("alice-bot-2")
+    v.accept(AddSubKey("alice", old, SubKeyScope.TRADE, order_size_max=2))
+    # Not a sub-key of alice's; the new key already registered; a void point in the past.
+    v.refuse(RotateSubKey("alice", key_of("nobody-bot"), new, v.seq + 1), ErrorCode.UNKNOWN_KEY)
+    v.refuse(RotateSubKey("alice", old, key_of("bob"), v.seq + 1), ErrorCode.KEY_EXISTS)
+    v.refuse(RotateSubKey("alice", old, new, v.seq), ErrorCode.INVALID_VALUE)
+    # Rotated at seq r, the old key void from r + 2: both sign at r + 1.
+    rotate_at = v.seq + 1
+    assert v.accept(RotateSubKey("alice", old, new, rotate_at + 2)) == [
+        SubKeyRotated("alice", old, new, rotate_at + 2),
+    ]
+    v.accept(order("alice", BUY, 1, 99_000), by="alice-bot")
+    assert v.seq == rotate_at + 1
+    v.accept(order("alice", BUY, 1, 98_000), by="alice-bot-2")
+    assert v.seq == rotate_at + 2
+    v.refuse(order("alice", BUY, 1, 97_000), ErrorCode.KEY_REVOKED, by="alice-bot")
+    # The new key takes the old one's account, scope and size limit.
+    v.refuse(order("alice", BUY, 3, 97_000), ErrorCode.SUB_KEY_SIZE_LIMIT, by="alice-bot-2")
+    v.refuse(Withdraw("alice", "USDC", 1), ErrorCode.ROLE_FORBIDDEN, by="alice-bot-2")
+    v.refuse(order("bob", BUY, 1, 97_000), ErrorCode.NOT_ACCOUNT_OWNER, by="alice-bot-2")
+    v.accept(CancelAll("alice"), by="alice-bot-2")
+    # The void key cannot be rotated again.
+    v.refuse(RotateSubKey("alice", old, key_of("alice-bot-3"), v.seq + 1), ErrorCode.KEY_REVOKED)
+    assert v.book() == ([], [])
+    v.engine.check_invariants()
+
+
+def test_a_sub_key_with_a_void_point_cannot_be_rotated_into_an_extra_live_key() -> None:
+    # A rotation swaps one live key for another. A key already rotated out or revoked
+    # (its void point set, even if still ahead) has nothing left to swap: rotating it
+    # again would add a live key no slot accounts for.
+    v = opened(config=EngineConfig(sub_keys_per_account_max=1))
+    old = key_of("alice-bot")
+    v.accept(AddSubKey("alice", old, SubKeyScope.TRADE))
+    v.accept(RotateSubKey("alice", old, key_of("alice-bot-2"), v.seq + 100))
+    v.refuse(RotateSubKey("alice", old, key_of("alice-bot-3"), v.seq + 100), ErrorCode.KEY_REVOKED)
+    v.engine.check_invariants()
+    v.accept(AddSubKey("bob", key_of("bob-bot"), SubKeyScope.TRADE))
+    v.accept(RevokeSubKey("bob", key_of("bob-bot"), v.seq + 100))
+    v.refuse(
+        RotateSubKey("bob", key_of("bob-bot"), key_of("bob-bot-2"), v.seq + 100),
+        ErrorCode.KEY_REVOKED,
+    )
     v.engine.check_invariants()

@@ -1,0 +1,117 @@
+"""The verifier pool gives the in-process verdicts, in order, for valid and corrupted transactions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+from typer.testing import CliRunner
+
+from clearhouse.auth import Ed25519Signer, VerifierPool, sign_transaction, verify_transaction
+from clearhouse.cli import app
+from clearhouse.core.txs import CancelAll, Deposit, PlaceOrder, Side, Transaction
+
+VENUE = "venue-a"
+
+SIGNERS = [Ed25519Signer.generate() for _ in range(3)]
+
+
+def _order(i: int) -> Transaction:
+    payload = PlaceOrder(account=f"acct-{i}", instrument="BTC-PERP", side=Side.BUY, size=1 + i)
+    return Transaction(payload, nonce=i, expires_at_ns=10**18)
+
+
+def _flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1 :]
+
+
+def mixed_batch() -> tuple[list[Transaction], list[bool]]:
+    """Valid transactions interleaved with each kind of corruption, and the expected verdicts."""
+    txs: list[Transaction] = []
+    expected: list[bool] = []
+    for i in range(90):
+        signed = sign_transaction(SIGNERS[i % 3], VENUE, _order(i))
+        kind = i % 9
+        if kind == 1:
+            signed = msgspec.structs.replace(signed, signature=_flip(signed.signature, i % 64))
+        elif kind == 2:
+            signed = msgspec.structs.replace(signed, nonce=signed.nonce + 1)
+        elif kind == 3:
+            signed = msgspec.structs.replace(signed, signer=SIGNERS[(i + 1) % 3].public_key())
+        elif kind == 4:
+            signed = msgspec.structs.replace(signed, signature=signed.signature[:63])
+        elif kind == 5:
+            signed = msgspec.structs.replace(signed, signature=b"")
+        elif kind == 6:
+            signed = sign_transaction(SIGNERS[0], "venue-b", _order(i))
+        elif kind == 7:
+            signed = msgspec.structs.replace(signed, payload=CancelAll(account=f"acct-{i}"))
+        txs.append(signed)
+        expected.append(kind in (0, 8))
+    return txs, expected
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[VerifierPool]:
+    with VerifierPool(workers=2, chunk_txs=7) as verifier_pool:
+        yield verifier_pool
+
+
+def test_the_pool_and_the_in_process_verifier_agree_in_order(pool: VerifierPool) -> None:
+    txs, expected = mixed_batch()
+    in_process = [verify_transaction(VENUE, tx) for tx in txs]
+    assert in_process == expected
+    assert pool.verify_batch(VENUE, txs) == expected
+
+
+def test_automatic_chunking_gives_the_same_verdicts() -> None:
+    txs, expected = mixed_batch()
+    with VerifierPool(workers=2) as automatic:
+        assert automatic.chunk_size(len(txs)) >= 1
+        assert automatic.verify_batch(VENUE, txs) == expected
+        assert automatic.verify_batch(VENUE, []) == []
+
+
+def test_a_signature_over_another_venues_domain_is_rejected(pool: VerifierPool) -> None:
+    tx = sign_transaction(SIGNERS[0], "venue-b", _order(1))
+    assert verify_transaction("venue-b", tx)
+    assert not verify_transaction(VENUE, tx)
+    assert pool.verify_batch(VENUE, [tx]) == [False]
+    assert pool.verify_batch("venue-b", [tx]) == [True]
+
+
+def test_an_unsigned_transaction_is_rejected(pool: VerifierPool) -> None:
+    tx = Transaction(Deposit(account="a", asset="USDC", amount=1))
+    assert not verify_transaction(VENUE, tx)
+    assert pool.verify_batch(VENUE, [tx]) == [False]
+
+
+def test_an_invalid_venue_id_is_refused_before_any_work(pool: VerifierPool) -> None:
+    with pytest.raises(ValueError, match="venue id"):
+        pool.verify_batch("", [])
+    with pytest.raises(ValueError, match="venue id"):
+        verify_transaction("bad\x00venue", _order(1))
+
+
+def test_a_closed_pool_refuses_work_and_closes_twice_quietly() -> None:
+    verifier_pool = VerifierPool(workers=1)
+    verifier_pool.close()
+    verifier_pool.close()
+    assert "closed" in repr(verifier_pool)
+    with pytest.raises(RuntimeError, match="closed"):
+        verifier_pool.verify_batch(VENUE, [])
+
+
+def test_bench_verify_prints_one_json_object_with_the_figures() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "verify", "--count", "200", "--repeat", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    for key in ("verify_per_s_1core", "verify_per_s_pool", "cores", "library", "speedup"):
+        assert key in report
+    assert report["count"] == 200
+    assert report["verify_per_s_1core"] > 0 and report["verify_per_s_pool"] > 0
+    assert set(report["library_verify_per_s_1core"]) == {"pynacl", "cryptography"}
