@@ -13,10 +13,10 @@ turn payloads into signed transactions.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from clearhouse.auth.signing import Signer, sign_transaction
-from clearhouse.auth.verifier import verify_transaction
+from clearhouse.auth.verifier import VerifierPool, verify_transaction
 from clearhouse.core import Engine, Genesis, Outcome, Payload, Sequenced, Transaction
 
 Clock = Callable[[], int]
@@ -43,8 +43,52 @@ class LocalVenue:
         # 3. apply
         return self.engine.apply(sequenced, signature_valid)
 
+    def submit_batch(self, txs: Sequence[Transaction], pool: VerifierPool) -> list[Outcome]:
+        """The same steps for a batch, with step 1 spread over the pool's processes."""
+        # 1. verify (in parallel, before any of the batch is sequenced)
+        verdicts = pool.verify_batch(self.venue_id, txs)
+        outcomes = []
+        for tx, signature_valid in zip(txs, verdicts, strict=True):
+            # 2. sequence
+            now = max(self._clock(), self._last_ns)
+            self._last_ns = now
+            sequenced = Sequenced(self.engine.seq + 1, now, tx)
+            # 3. apply
+            outcomes.append(self.engine.apply(sequenced, signature_valid))
+        return outcomes
+
     def now_ns(self) -> int:
         return max(self._clock(), self._last_ns)
+
+
+def replay(
+    genesis: Genesis, log: Iterable[Sequenced], pool: VerifierPool | None = None, batch: int = 4_096
+) -> Engine:
+    """Rebuild an engine from a sequenced log, verifying every signature again.
+
+    The log holds what the sequencer ordered, never a verdict: each signature is
+    judged anew by the same rule set, so a tampered signature or a log moved to
+    another venue replays to a different chain head.
+    """
+    engine = Engine(genesis)
+    pending: list[Sequenced] = []
+
+    def flush() -> None:
+        txs = [entry.tx for entry in pending]
+        if pool is None:
+            verdicts = [verify_transaction(genesis.venue_id, tx) for tx in txs]
+        else:
+            verdicts = pool.verify_batch(genesis.venue_id, txs)
+        for entry, signature_valid in zip(pending, verdicts, strict=True):
+            engine.apply(entry, signature_valid)
+        pending.clear()
+
+    for entry in log:
+        pending.append(entry)
+        if len(pending) >= batch:
+            flush()
+    flush()
+    return engine
 
 
 class Client:
