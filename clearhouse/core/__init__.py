@@ -37,6 +37,8 @@ from clearhouse.core.events import (
     SubKeyRotated,
     TradeExecuted,
     Transferred,
+    WithdrawalCancelled,
+    WithdrawalRequested,
     Withdrawn,
 )
 from clearhouse.core.genesis import (
@@ -167,6 +169,8 @@ __all__ = [
     "Transfer",
     "Transferred",
     "Withdraw",
+    "WithdrawalCancelled",
+    "WithdrawalRequested",
     "Withdrawn",
     "decode_genesis_json",
     "decode_transaction",

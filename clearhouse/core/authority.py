@@ -42,6 +42,7 @@ from clearhouse.core.txs import (
     CancelAll,
     CancelOrder,
     CancelProposal,
+    CancelWithdrawal,
     Deposit,
     ExecuteProposal,
     OracleUpdate,
@@ -65,6 +66,7 @@ PERMITTED: Final[dict[type, tuple[int, str]]] = {
     Deposit: (ROLE_BITS[Role.CUSTODIAN], ""),
     Withdraw: (TRADING, "account"),
     Transfer: (TRADING, "source"),
+    CancelWithdrawal: (TRADING, "account"),
     PlaceOrder: (TRADING, "account"),
     CancelOrder: (TRADING, "account"),
     CancelAll: (TRADING, "account"),
@@ -142,7 +144,15 @@ class Proposal:
 
 
 class Authority:
-    __slots__ = ("genesis_digest", "keys", "proposals", "rules", "sub_key_counts", "venue_id")
+    __slots__ = (
+        "genesis_digest",
+        "keys",
+        "owner_masks",
+        "proposals",
+        "rules",
+        "sub_key_counts",
+        "venue_id",
+    )
 
     def __init__(self, genesis: Genesis) -> None:
         self.venue_id = genesis.venue_id
@@ -153,17 +163,32 @@ class Authority:
             self.keys[key.public_key] = KeyRecord(key.public_key, key.owner, mask_of(key.roles))
         self.proposals: dict[int, Proposal] = {}
         self.sub_key_counts: dict[str, int] = {}
+        self.owner_masks: dict[str, int] = {}
+        """Roles each owner holds through its live master keys, kept in step by
+        `refresh_owner`; a sub-key may act only while its owner holds a trading role."""
+        for key in genesis.keys:
+            self.refresh_owner(key.owner)
 
     def owner_roles(self, owner: str) -> int:
-        """Roles held by an owner's live master keys (O(keys); governance-time only)."""
+        """Roles held by an owner's live master keys, recomputed (O(keys))."""
         mask = 0
         for key in self.keys.values():
             if key.owner == owner and not key.void_from_seq and not key.is_sub_key:
                 mask |= key.roles
         return mask
 
+    def refresh_owner(self, owner: str) -> None:
+        self.owner_masks[owner] = self.owner_roles(owner)
+
     def governors(self) -> list[KeyRecord]:
         return [k for k in self.keys.values() if k.roles & GOVERNOR and not k.void_from_seq]
+
+    def governor_owners(self) -> list[str]:
+        """Distinct owners holding the governor role: the threshold counts people, not keys."""
+        owners: dict[str, None] = {}
+        for key in self.governors():
+            owners[key.owner] = None
+        return list(owners)
 
 
 def authorize(
@@ -194,10 +219,15 @@ def authorize(
     payload = tx.payload
     permitted, account_field = PERMITTED[type(payload)]
     if key.scope is not None:
-        if key.scope is not SubKeyScope.TRADE or not isinstance(payload, SUB_KEY_TRADE_TYPES):
+        if (
+            key.scope is not SubKeyScope.TRADE
+            or not isinstance(payload, SUB_KEY_TRADE_TYPES)
+            or not authority.owner_masks.get(key.owner, 0) & TRADING
+        ):
             return Rejection(
                 ErrorCode.ROLE_FORBIDDEN,
-                f"a {key.scope.value} sub-key may not sign {type(payload).__name__}",
+                f"a {key.scope.value} sub-key of {key.owner!r} may not sign {type(payload).__name__}"
+                " (trade sub-keys act only while their owner holds a trading role)",
             )
         account: str = getattr(payload, account_field)
         if account != key.account:

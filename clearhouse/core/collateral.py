@@ -8,11 +8,19 @@ from __future__ import annotations
 from clearhouse.core.authority import KeyRecord
 from clearhouse.core.checks import check_amount, check_name
 from clearhouse.core.errors import ErrorCode, Rejection
-from clearhouse.core.events import AccountOpened, Deposited, Event, Transferred, Withdrawn
+from clearhouse.core.events import (
+    AccountOpened,
+    Deposited,
+    Event,
+    Transferred,
+    WithdrawalCancelled,
+    WithdrawalRequested,
+    Withdrawn,
+)
 from clearhouse.core.ledger import Account
 from clearhouse.core.numbers import balance_max_units
-from clearhouse.core.state import State
-from clearhouse.core.txs import Deposit, Transfer, Withdraw
+from clearhouse.core.state import PendingWithdrawal, State
+from clearhouse.core.txs import CancelWithdrawal, Deposit, Transfer, Withdraw
 
 Result = list[Event] | Rejection
 
@@ -71,33 +79,65 @@ def _check_debit(state: State, account: Account, amount: int) -> Rejection | Non
     return None
 
 
-def check_withdrawal(
-    state: State, account_id: str, asset: str, amount: int, large_allowed: bool
-) -> Rejection | None:
-    """Every check of a withdrawal; governance runs it again for large ones."""
-    account = state.accounts.get(account_id)
-    if account is None:
-        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {account_id!r}")
-    if asset != state.config.settlement_asset:
-        return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {asset!r}")
-    if (rejection := check_amount(amount)) is not None:
-        return rejection
-    if amount > state.config.large_withdrawal_units and not large_allowed:
-        return Rejection(
-            ErrorCode.APPROVAL_REQUIRED,
-            f"withdrawals above {state.config.large_withdrawal_units} need governance approval",
-        )
-    return _check_debit(state, account, amount)
-
-
 def withdraw(state: State, tx: Withdraw, seq: int, timestamp_ns: int, signer: KeyRecord) -> Result:
-    rejection = check_withdrawal(state, tx.account, tx.asset, tx.amount, large_allowed=False)
-    if rejection is not None:
+    """Pay out at once, or, above the large-withdrawal threshold, hold the amount aside
+    as a request that governance approves (ApproveWithdrawal) or its owner cancels."""
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    if tx.asset != state.config.settlement_asset:
+        return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {tx.asset!r}")
+    if (rejection := check_amount(tx.amount)) is not None:
         return rejection
-    account = state.accounts[tx.account]
+    large = tx.amount > state.config.large_withdrawal_units
+    if large and account.pending_withdrawals >= state.config.pending_withdrawals_per_account_max:
+        return Rejection(
+            ErrorCode.WITHDRAWALS_PENDING_LIMIT,
+            f"at most {state.config.pending_withdrawals_per_account_max} large withdrawals pending",
+        )
+    if (rejection := _check_debit(state, account, tx.amount)) is not None:
+        return rejection
     state.credit(account, -tx.amount)
+    if large:
+        state.pending_withdrawals[seq] = PendingWithdrawal(seq, account.id, tx.asset, tx.amount)
+        state.pending_total += tx.amount
+        account.pending_withdrawals += 1
+        return [WithdrawalRequested(seq, account.id, tx.asset, tx.amount, account.cash)]
     state.withdrawals_total += tx.amount
     return [Withdrawn(account.id, tx.asset, tx.amount, account.cash)]
+
+
+def cancel_withdrawal(
+    state: State, tx: CancelWithdrawal, seq: int, timestamp_ns: int, signer: KeyRecord
+) -> Result:
+    account = state.accounts.get(tx.account)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    request = state.pending_withdrawals.get(tx.request_id)
+    if request is None or request.account != account.id:
+        return Rejection(
+            ErrorCode.UNKNOWN_WITHDRAWAL, f"no pending withdrawal {tx.request_id} for {account.id}"
+        )
+    del state.pending_withdrawals[tx.request_id]
+    state.pending_total -= request.amount
+    account.pending_withdrawals -= 1
+    state.credit(account, request.amount)
+    events: list[Event] = [
+        WithdrawalCancelled(request.request_id, account.id, request.amount, account.cash)
+    ]
+    if account.in_margin_call:
+        state.review_margin_call(account, events)
+    return events
+
+
+def pay_withdrawal(state: State, request_id: int, events: list[Event]) -> None:
+    """Complete a pending large withdrawal (governance has approved it)."""
+    request = state.pending_withdrawals.pop(request_id)
+    account = state.accounts[request.account]
+    state.pending_total -= request.amount
+    state.withdrawals_total += request.amount
+    account.pending_withdrawals -= 1
+    events.append(Withdrawn(account.id, request.asset, request.amount, account.cash))
 
 
 def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int, signer: KeyRecord) -> Result:

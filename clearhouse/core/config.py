@@ -18,7 +18,9 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A transaction may expire at most this far after it is sequenced: it bounds how
     long signed bytes stay replayable (a rejected transaction does not use its nonce)."""
     large_withdrawal_units: int = 1_000_000 * 10**6
-    """A withdrawal above this needs governance approval (ApproveWithdrawal)."""
+    """A withdrawal above this is a request: its amount is held aside until
+    governance approves it (ApproveWithdrawal) or its owner cancels it."""
+    pending_withdrawals_per_account_max: int = 4
     invariant_sweep_interval_txs: int = 10_000
     """Run the full O(state) invariant sweep every this many transactions (0: never
     automatically). The O(1) invariants of each transaction always run."""

@@ -51,6 +51,7 @@ def canonical_state(state: State) -> dict[str, Any]:
                 account_id,
                 account.cash,
                 account.in_margin_call,
+                account.pending_withdrawals,
                 positions,
                 sorted(account.open_orders),
             )
@@ -95,7 +96,12 @@ def canonical_state(state: State) -> dict[str, Any]:
             state.insurance_fund,
             state.deposits_total,
             state.withdrawals_total,
+            state.pending_total,
         ),
+        "pending_withdrawals": [
+            (request_id, w.account, w.asset, w.amount)
+            for request_id, w in sorted(state.pending_withdrawals.items())
+        ],
         "markets": markets,
         "accounts": accounts,
     }

@@ -38,6 +38,7 @@ from clearhouse.core.txs import (
     CancelAll,
     CancelOrder,
     CancelProposal,
+    CancelWithdrawal,
     Deposit,
     ExecuteProposal,
     OracleUpdate,
@@ -66,6 +67,7 @@ def _handlers() -> dict[type, Handler]:
         Deposit: collateral.deposit,
         Withdraw: collateral.withdraw,
         Transfer: collateral.transfer,
+        CancelWithdrawal: collateral.cancel_withdrawal,
         OracleUpdate: market_data.oracle_update,
         AddSubKey: keys.add_sub_key,
         RevokeSubKey: keys.revoke_sub_key,
@@ -228,4 +230,5 @@ class Engine:
             "insurance_fund": state.insurance_fund,
             "deposits": state.deposits_total,
             "withdrawals": state.withdrawals_total,
+            "pending_withdrawals": state.pending_total,
         }

@@ -46,6 +46,21 @@ class Withdrawn(_Event, frozen=True, tag="withdrawn"):
     balance: int
 
 
+class WithdrawalRequested(_Event, frozen=True, tag="withdrawal_requested"):
+    request_id: int
+    account: str
+    asset: str
+    amount: int
+    balance: int
+
+
+class WithdrawalCancelled(_Event, frozen=True, tag="withdrawal_cancelled"):
+    request_id: int
+    account: str
+    amount: int
+    balance: int
+
+
 class Transferred(_Event, frozen=True, tag="transferred"):
     source: str
     destination: str
@@ -211,6 +226,8 @@ Event = (
     AccountOpened
     | Deposited
     | Withdrawn
+    | WithdrawalRequested
+    | WithdrawalCancelled
     | Transferred
     | OrderAccepted
     | OrderRested

@@ -14,7 +14,7 @@ from __future__ import annotations
 import msgspec
 
 from clearhouse.core.authority import GOVERNOR, KeyRecord, Proposal
-from clearhouse.core.collateral import check_withdrawal
+from clearhouse.core.collateral import pay_withdrawal
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     Event,
@@ -27,7 +27,6 @@ from clearhouse.core.events import (
     RiskParamsSet,
     RoleGranted,
     RoleRevoked,
-    Withdrawn,
 )
 from clearhouse.core.genesis import OWNER_LEN_MAX, is_valid_name
 from clearhouse.core.instruments import Instrument, InstrumentSpecError, validate_spec
@@ -125,17 +124,17 @@ def execute_proposal(
 
 
 def _standing_approvals(state: State, proposal: Proposal, timestamp_ns: int) -> int:
-    """Approvals younger than the ttl from keys that are governors now."""
+    """Distinct owners whose approval is younger than the ttl, from keys that are governors now."""
     keys = state.authority.keys
     ttl = state.authority.rules.approval_ttl_ns
-    count = 0
+    owners: dict[str, None] = {}
     for public_key, approved_ns in proposal.approvals.items():
         key = keys.get(public_key)
         if key is None or key.void_from_seq or not key.roles & GOVERNOR:
             continue
         if timestamp_ns - approved_ns <= ttl:
-            count += 1
-    return count
+            owners[key.owner] = None
+    return len(owners)
 
 
 # -- actions -----------------------------------------------------------------------
@@ -152,7 +151,9 @@ def _check_action(state: State, action: Action, seq: int) -> Rejection | None:
         return _check_revoke(state, action)
     if isinstance(action, RotateKey):
         return _check_rotate(state, action)
-    return check_withdrawal(state, action.account, action.asset, action.amount, large_allowed=True)
+    if action.request_id not in state.pending_withdrawals:
+        return Rejection(ErrorCode.UNKNOWN_WITHDRAWAL, f"no pending withdrawal {action.request_id}")
+    return None
 
 
 def _check_listing(state: State, action: ListInstrument) -> Rejection | None:
@@ -232,6 +233,14 @@ def _check_revoke(state: State, action: RevokeRole) -> Rejection | None:
     return None
 
 
+def _governor_owners_after_revoke(state: State, revoked: KeyRecord) -> int:
+    owners: dict[str, None] = {}
+    for key in state.authority.governors():
+        if key is not revoked:
+            owners[key.owner] = None
+    return len(owners)
+
+
 def _check_rotate(state: State, action: RotateKey) -> Rejection | None:
     authority = state.authority
     key = authority.keys.get(action.public_key)
@@ -272,18 +281,19 @@ def _apply_action(state: State, action: Action, seq: int, events: list[Event]) -
             key = KeyRecord(action.public_key, action.owner, 0)
             authority.keys[action.public_key] = key
         key.roles |= ROLE_BITS[action.role]
+        authority.refresh_owner(key.owner)
         events.append(RoleGranted(action.public_key, action.owner, action.role))
     elif isinstance(action, RevokeRole):
-        authority.keys[action.public_key].roles &= ~ROLE_BITS[action.role]
+        revoked = authority.keys[action.public_key]
+        revoked.roles &= ~ROLE_BITS[action.role]
+        authority.refresh_owner(revoked.owner)
         events.append(RoleRevoked(action.public_key, action.role))
     elif isinstance(action, RotateKey):
         old = authority.keys[action.public_key]
         new = KeyRecord(action.new_public_key, old.owner, old.roles)
         authority.keys[action.new_public_key] = new
         old.void_from_seq = seq + 1
+        authority.refresh_owner(old.owner)
         events.append(KeyRotated(action.public_key, action.new_public_key, old.void_from_seq))
     else:
-        account = state.accounts[action.account]
-        state.credit(account, -action.amount)
-        state.withdrawals_total += action.amount
-        events.append(Withdrawn(account.id, action.asset, action.amount, account.cash))
+        pay_withdrawal(state, action.request_id, events)

@@ -43,7 +43,11 @@ def _check_authority(state: State) -> None:
     for owner, mask in owners.items():
         if incompatible_pair(mask) is not None:
             raise InvariantViolation(f"owner {owner!r} holds incompatible roles")
-    if len(authority.governors()) < authority.rules.threshold:
+    if {o: m for o, m in authority.owner_masks.items() if m} != {
+        o: m for o, m in owners.items() if m
+    }:
+        raise InvariantViolation("owner role masks out of step with the key records")
+    if len(authority.governor_owners()) < authority.rules.threshold:
         raise InvariantViolation("fewer governors than the governance threshold")
     if len(authority.proposals) > authority.rules.proposals_open_max:
         raise InvariantViolation("more open proposals than allowed")
@@ -63,6 +67,14 @@ def _check_conservation(state: State) -> None:
         raise InvariantViolation(
             f"sum of linear cost {linear_cost} != running total {state.linear_cost_total}"
         )
+    pending: dict[str, int] = {}
+    for request in state.pending_withdrawals.values():
+        pending[request.account] = pending.get(request.account, 0) + 1
+    if sum(w.amount for w in state.pending_withdrawals.values()) != state.pending_total:
+        raise InvariantViolation("pending withdrawals out of step with their total")
+    for account_id, account in state.accounts.items():
+        if account.pending_withdrawals != pending.get(account_id, 0):
+            raise InvariantViolation(f"{account_id}: pending withdrawal count out of step")
     state.check_conservation()
     for value in (
         cash,

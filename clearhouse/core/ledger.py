@@ -111,7 +111,15 @@ class Position:
 
 
 class Account:
-    __slots__ = ("cash", "client_order_ids", "id", "in_margin_call", "open_orders", "positions")
+    __slots__ = (
+        "cash",
+        "client_order_ids",
+        "id",
+        "in_margin_call",
+        "open_orders",
+        "pending_withdrawals",
+        "positions",
+    )
 
     def __init__(self, account_id: str) -> None:
         self.id = account_id
@@ -120,6 +128,8 @@ class Account:
         self.open_orders: dict[int, Order] = {}
         self.client_order_ids: dict[str, int] = {}
         self.in_margin_call = False
+        self.pending_withdrawals = 0
+        """Large withdrawals this account has requested and governance has not settled."""
 
     def position(self, market: Market) -> Position:
         position = self.positions.get(market.spec.id)

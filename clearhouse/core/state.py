@@ -18,6 +18,16 @@ from clearhouse.core.market import Market
 from clearhouse.core.outcomes import InvariantViolation
 
 
+class PendingWithdrawal:
+    __slots__ = ("account", "amount", "asset", "request_id")
+
+    def __init__(self, request_id: int, account: str, asset: str, amount: int) -> None:
+        self.request_id = request_id
+        self.account = account
+        self.asset = asset
+        self.amount = amount
+
+
 class State:
     __slots__ = (
         "accounts",
@@ -32,6 +42,8 @@ class State:
         "linear_cost_total",
         "margin",
         "markets",
+        "pending_total",
+        "pending_withdrawals",
         "withdrawals_total",
     )
 
@@ -49,6 +61,9 @@ class State:
         self.linear_cost_total = 0
         """Sum over linear positions of cost basis x tick value, in settlement units."""
         self.fees_total = 0
+        self.pending_withdrawals: dict[int, PendingWithdrawal] = {}
+        """Large withdrawals requested and awaiting governance, by request id (seq)."""
+        self.pending_total = 0
         self.insurance_fund = 0
         self.deposits_total = 0
         self.withdrawals_total = 0
@@ -68,12 +83,18 @@ class State:
         self.cash_total += amount
 
     def check_conservation(self) -> None:
-        held = self.cash_total - self.linear_cost_total + self.fees_total + self.insurance_fund
+        held = (
+            self.cash_total
+            - self.linear_cost_total
+            + self.fees_total
+            + self.insurance_fund
+            + self.pending_total
+        )
         if held != self.deposits_total - self.withdrawals_total:
             raise InvariantViolation(
                 f"collateral not conserved: cash {self.cash_total} - linear cost "
                 f"{self.linear_cost_total} + fees {self.fees_total} + insurance "
-                f"{self.insurance_fund} != deposits {self.deposits_total} - withdrawals "
+                f"{self.insurance_fund} + pending {self.pending_total} != deposits {self.deposits_total} - withdrawals "
                 f"{self.withdrawals_total}"
             )
 

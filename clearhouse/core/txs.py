@@ -3,7 +3,7 @@
 | family      | transaction                                    | signed by                                 |
 |-------------|------------------------------------------------|-------------------------------------------|
 | collateral  | Deposit                                        | custodian                                 |
-|             | Withdraw, Transfer                             | the account owner's trader/market-maker key |
+|             | Withdraw, Transfer, CancelWithdrawal           | the account owner's trader/market-maker key |
 | trading     | PlaceOrder, CancelOrder, CancelAll, AmendOrder | the owner's trader/market-maker key, or a trade sub-key of the account |
 | market data | OracleUpdate                                   | oracle                                    |
 | keys        | AddSubKey, RevokeSubKey, RotateSubKey          | the account owner's trader/market-maker key |
@@ -111,6 +111,13 @@ class CancelOrder(_Payload, frozen=True, tag="cancel_order"):
     account: str
     order_id: int = 0
     client_order_id: str = ""
+
+
+class CancelWithdrawal(_Payload, frozen=True, tag="cancel_withdrawal"):
+    """Withdraw a pending large-withdrawal request; its amount returns to the balance."""
+
+    account: str
+    request_id: int
 
 
 class CancelAll(_Payload, frozen=True, tag="cancel_all"):
@@ -234,11 +241,9 @@ class RotateKey(_Action, frozen=True, tag="rotate_key"):
 
 
 class ApproveWithdrawal(_Action, frozen=True, tag="approve_withdrawal"):
-    """A withdrawal above the venue's large-withdrawal threshold, paid on execution."""
+    """Pay a large withdrawal its owner requested (the request's id is its seq)."""
 
-    account: str
-    asset: str
-    amount: int
+    request_id: int
 
 
 Action = ListInstrument | SetRiskParams | GrantRole | RevokeRole | RotateKey | ApproveWithdrawal
@@ -271,6 +276,7 @@ Payload = (
     | CancelAll
     | AmendOrder
     | OracleUpdate
+    | CancelWithdrawal
     | AddSubKey
     | RevokeSubKey
     | RotateSubKey
@@ -289,6 +295,7 @@ PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
     CancelAll,
     AmendOrder,
     OracleUpdate,
+    CancelWithdrawal,
     AddSubKey,
     RevokeSubKey,
     RotateSubKey,
