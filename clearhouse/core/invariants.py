@@ -155,13 +155,18 @@ def _check_accounts(state: State) -> None:
             if (
                 position.buy_levels != buys
                 or position.sell_levels != sells
-                or position.buy_prices != sorted(buys)
-                or position.sell_prices != sorted(sells)
                 or position.open_buy != sum(buys.values())
                 or position.open_sell != sum(sells.values())
             ):
                 raise InvariantViolation(
                     f"{account.id}/{instrument}: open order aggregates out of step"
+                )
+            mark = position.adverse_mark
+            if position.adverse_buy != sum((p - mark) * q for p, q in buys.items() if p > mark) or (
+                position.adverse_sell != sum((mark - p) * q for p, q in sells.items() if p < mark)
+            ):
+                raise InvariantViolation(
+                    f"{account.id}/{instrument}: adverse-fill cache out of step"
                 )
             if position.is_empty():
                 raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")

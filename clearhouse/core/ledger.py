@@ -20,7 +20,6 @@ mark, because long and short open interest are equal).
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,23 +30,26 @@ if TYPE_CHECKING:
 class Position:
     """An account's holding in one instrument, with its open orders aggregated.
 
-    `open_buy`/`open_sell` are the lots of live orders on each side; `buy_levels`
-    and `sell_levels` map each price (ticks) the account rests at to its lots
-    there, with the prices kept sorted in `buy_prices`/`sell_prices`. Margin reads
-    the few prices beyond the mark from the ends of those lists, so pricing the
-    worst case of resting orders costs O(orders beyond the mark), usually none.
+    `open_buy`/`open_sell` are the lots of live orders on each side, and
+    `buy_levels`/`sell_levels` map each price (ticks) the account rests at to its
+    lots there. Margin needs the loss those orders would take if they filled on the
+    wrong side of the mark (buys above it, sells below it): `adverse_buy` and
+    `adverse_sell` hold it for the mark `adverse_mark`, kept exact by every change
+    of the open orders and recomputed only when the mark has moved, so an order
+    costs O(1) and a mark change O(the account's price levels) once.
     """
 
     __slots__ = (
+        "adverse_buy",
+        "adverse_mark",
+        "adverse_sell",
         "buy_levels",
-        "buy_prices",
         "cost",
         "market",
         "open_buy",
         "open_sell",
         "qty",
         "sell_levels",
-        "sell_prices",
     )
 
     def __init__(self, market: Market) -> None:
@@ -58,56 +60,39 @@ class Position:
         self.open_sell = 0
         self.buy_levels: dict[int, int] = {}
         self.sell_levels: dict[int, int] = {}
-        self.buy_prices: list[int] = []
-        self.sell_prices: list[int] = []
+        self.adverse_mark = 0
+        self.adverse_buy = 0
+        self.adverse_sell = 0
 
     def is_empty(self) -> bool:
         return self.qty == 0 and self.open_buy == 0 and self.open_sell == 0
 
     def add_open(self, is_buy: bool, price: int, size: int) -> None:
         """Add `size` lots (negative: remove) of open orders at `price` ticks."""
+        mark = self.adverse_mark
         if is_buy:
             self.open_buy += size
             levels = self.buy_levels
-            prices = self.buy_prices
+            if price > mark:
+                self.adverse_buy += (price - mark) * size
         else:
             self.open_sell += size
             levels = self.sell_levels
-            prices = self.sell_prices
-        held = levels.get(price, 0)
-        lots = held + size
+            if price < mark:
+                self.adverse_sell += (mark - price) * size
+        lots = levels.get(price, 0) + size
         if lots:
             levels[price] = lots
-            if not held:
-                insort(prices, price)
         else:
             del levels[price]
-            del prices[bisect_left(prices, price)]
 
-    def adverse_buy_ticks(self, mark: int) -> int:
-        """Sum over open buys above `mark` of (price - mark) x lots: the loss if they fill."""
-        total = 0
-        levels = self.buy_levels
-        prices = self.buy_prices
-        index = len(prices) - 1
-        while index >= 0 and prices[index] > mark:
-            price = prices[index]
-            total += (price - mark) * levels[price]
-            index -= 1
-        return total
-
-    def adverse_sell_ticks(self, mark: int) -> int:
-        """Sum over open sells below `mark` of (mark - price) x lots."""
-        total = 0
-        levels = self.sell_levels
-        prices = self.sell_prices
-        index = 0
-        count = len(prices)
-        while index < count and prices[index] < mark:
-            price = prices[index]
-            total += (mark - price) * levels[price]
-            index += 1
-        return total
+    def adverse_at(self, mark: int) -> int:
+        """The larger of the buy-side and sell-side loss of filling open orders at `mark`."""
+        if mark != self.adverse_mark:
+            self.adverse_buy = sum((p - mark) * q for p, q in self.buy_levels.items() if p > mark)
+            self.adverse_sell = sum((mark - p) * q for p, q in self.sell_levels.items() if p < mark)
+            self.adverse_mark = mark
+        return max(self.adverse_buy, self.adverse_sell)
 
 
 class Account:

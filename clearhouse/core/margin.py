@@ -97,11 +97,7 @@ class StandardMargin:
         open_sell = position.open_sell
         if not open_buy and not open_sell:
             return self._initial(market, qty)
-        adverse = 0
-        if open_buy:
-            adverse = position.adverse_buy_ticks(mark)
-        if open_sell:
-            adverse = max(adverse, position.adverse_sell_ticks(mark))
+        adverse = position.adverse_at(mark)
         if market.is_linear:
             # |x| x rate is the linear requirement before rounding; one ceiling over
             # the worst numerator equals the worst of the rounded candidates.

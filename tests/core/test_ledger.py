@@ -119,25 +119,29 @@ def test_position_open_order_aggregates() -> None:
     held.add_open(True, 101, 2)
     held.add_open(False, 105, 4)
     held.add_open(True, 100, 1)
-    assert (held.open_buy, held.buy_levels, held.buy_prices) == (6, {100: 4, 101: 2}, [100, 101])
-    assert (held.open_sell, held.sell_levels, held.sell_prices) == (4, {105: 4}, [105])
+    assert (held.open_buy, held.buy_levels) == (6, {100: 4, 101: 2})
+    assert (held.open_sell, held.sell_levels) == (4, {105: 4})
     assert not held.is_empty()
-    # Losses if filled on the wrong side of a mark: buys above it, sells below it.
-    assert held.adverse_buy_ticks(100) == 1 * 2
-    assert held.adverse_buy_ticks(99) == 4 * 1 + 2 * 2
-    assert held.adverse_buy_ticks(101) == 0
-    assert held.adverse_sell_ticks(107) == 4 * 2
-    assert held.adverse_sell_ticks(105) == 0
+    # Losses if filled on the wrong side of a mark: buys above it, sells below it;
+    # the larger side counts.
+    assert held.adverse_at(100) == 1 * 2
+    assert held.adverse_at(99) == 4 * 1 + 2 * 2
+    assert held.adverse_at(101) == 0
+    assert held.adverse_at(107) == 4 * 2
+    # The cache follows changes made at a fixed mark exactly.
+    held.add_open(True, 110, 5)
+    assert held.adverse_at(107) == max(5 * 3, 4 * 2)
+    held.add_open(False, 100, 1)
+    assert held.adverse_at(107) == max(5 * 3, 4 * 2 + 7)
+    held.add_open(False, 100, -1)
+    held.add_open(True, 110, -5)
+    assert held.adverse_at(107) == 4 * 2
     held.add_open(True, 100, -4)
     held.add_open(True, 101, -2)
     held.add_open(False, 105, -4)
     assert held.is_empty()
-    assert (held.buy_levels, held.buy_prices, held.sell_levels, held.sell_prices) == (
-        {},
-        [],
-        {},
-        [],
-    )
+    assert (held.buy_levels, held.sell_levels) == ({}, {})
+    assert held.adverse_at(107) == held.adverse_at(50) == 0
 
 
 def test_account_position_is_created_once() -> None:
