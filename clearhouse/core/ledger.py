@@ -60,7 +60,7 @@ class Position:
         self.open_sell = 0
         self.buy_levels: dict[int, int] = {}
         self.sell_levels: dict[int, int] = {}
-        self.adverse_mark = 0
+        self.adverse_mark = market.mark
         self.adverse_buy = 0
         self.adverse_sell = 0
 

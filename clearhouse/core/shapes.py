@@ -125,6 +125,16 @@ _ENVELOPE: tuple[tuple[str, type], ...] = (
 
 def check_envelope(tx: object) -> Rejection | None:
     """The envelope's own fields, before authorization reads them."""
+    _, signer, nonce, expires_at_ns, signature = msgspec.structs.astuple(tx)  # type: ignore[arg-type]
+    if (
+        type(signer) is bytes
+        and type(signature) is bytes
+        and type(nonce) is int
+        and type(expires_at_ns) is int
+        and 0 <= nonce <= INT64_MAX
+        and 0 <= expires_at_ns <= INT64_MAX
+    ):
+        return None
     for name, expected in _ENVELOPE:
         value = getattr(tx, name)
         if type(value) is not expected:
@@ -132,6 +142,4 @@ def check_envelope(tx: object) -> Rejection | None:
                 ErrorCode.WRONG_TYPE,
                 f"Expected `{expected.__name__}`, got `{type(value).__name__}` - at `$.{name}`",
             )
-        if type(value) is int and not 0 <= value <= INT64_MAX:
-            return Rejection(ErrorCode.INVALID_VALUE, f"{name} {value} is outside 0..{INT64_MAX}")
-    return None
+    return Rejection(ErrorCode.INVALID_VALUE, f"nonce and expires_at_ns must be 0..{INT64_MAX}")

@@ -313,7 +313,10 @@ def _check_margin(
     fee_bps = spec.maker_fee_bps if post_only else spec.taker_fee_bps
     fee = max(0, -(-limit * size * market.tick_value * fee_bps // 10_000))
     equity = margin.equity(account)
-    required = margin.initial_requirement(account) - before + after
+    required = after
+    for other in account.positions.values():
+        if other is not position:
+            required += margin.position_requirement(other)
     if equity - fee < required:
         return Rejection(
             ErrorCode.INSUFFICIENT_MARGIN,
