@@ -150,7 +150,7 @@ class Authority:
         "owner_masks",
         "proposals",
         "rules",
-        "sub_key_counts",
+        "sub_keys",
         "venue_id",
     )
 
@@ -162,7 +162,8 @@ class Authority:
         for key in genesis.keys:
             self.keys[key.public_key] = KeyRecord(key.public_key, key.owner, mask_of(key.roles))
         self.proposals: dict[int, Proposal] = {}
-        self.sub_key_counts: dict[str, int] = {}
+        self.sub_keys: dict[str, list[bytes]] = {}
+        """Every sub-key ever added to each account, in order (void ones stay on record)."""
         self.owner_masks: dict[str, int] = {}
         """Roles each owner holds through its live master keys, kept in step by
         `refresh_owner`; a sub-key may act only while its owner holds a trading role."""
@@ -179,6 +180,15 @@ class Authority:
 
     def refresh_owner(self, owner: str) -> None:
         self.owner_masks[owner] = self.owner_roles(owner)
+
+    def live_sub_keys(self, account: str, seq: int) -> int:
+        """Sub-keys of an account that may still sign at `seq` (a void point ahead counts)."""
+        keys = self.keys
+        return sum(
+            1
+            for public_key in self.sub_keys.get(account, ())
+            if not keys[public_key].void_from_seq or keys[public_key].void_from_seq > seq
+        )
 
     def governors(self) -> list[KeyRecord]:
         return [k for k in self.keys.values() if k.roles & GOVERNOR and not k.void_from_seq]

@@ -75,12 +75,14 @@ def approve(state: State, tx: Approve, seq: int, timestamp_ns: int, signer: KeyR
     proposal = _open(state, tx.proposal_id, timestamp_ns)
     if isinstance(proposal, Rejection):
         return proposal
-    if signer.public_key == proposal.proposer:
+    # Approvals are counted per owner: another key of the same person adds nothing.
+    keys = state.authority.keys
+    if signer.owner == keys[proposal.proposer].owner:
         return Rejection(
             ErrorCode.PROPOSER_CANNOT_APPROVE, "the proposer's approval is already counted"
         )
-    if signer.public_key in proposal.approvals:
-        return Rejection(ErrorCode.ALREADY_APPROVED, "this governor has already approved")
+    if any(keys[approver].owner == signer.owner for approver in proposal.approvals):
+        return Rejection(ErrorCode.ALREADY_APPROVED, f"{signer.owner!r} has already approved")
     proposal.approvals[signer.public_key] = timestamp_ns
     return [ProposalApproved(proposal.proposal_id, signer.public_key, len(proposal.approvals))]
 
@@ -225,7 +227,7 @@ def _check_revoke(state: State, action: RevokeRole) -> Rejection | None:
         return Rejection(ErrorCode.INVALID_ACTION, f"the key does not hold {action.role.value}")
     if (
         action.role is Role.GOVERNOR
-        and len(state.authority.governors()) <= state.authority.rules.threshold
+        and _governor_owners_after_revoke(state, key) < state.authority.rules.threshold
     ):
         return Rejection(
             ErrorCode.QUORUM_WOULD_BREAK, "fewer governors than the threshold would remain"

@@ -25,7 +25,15 @@ def check_all(state: State) -> None:
 
 def _check_authority(state: State) -> None:
     authority = state.authority
-    live_sub_keys: dict[str, int] = {}
+    listed: dict[bytes, int] = {}
+    for account, public_keys in authority.sub_keys.items():
+        for public_key in public_keys:
+            record = authority.keys.get(public_key)
+            if record is None or not record.is_sub_key or record.account != account:
+                raise InvariantViolation(
+                    f"sub-key list of {account!r} names a key it does not hold"
+                )
+            listed[public_key] = listed.get(public_key, 0) + 1
     owners: dict[str, int] = {}
     for key in authority.keys.values():
         if key.nonce_high < 0 or key.nonce_window >> 64:
@@ -33,13 +41,10 @@ def _check_authority(state: State) -> None:
         if key.is_sub_key:
             if key.roles:
                 raise InvariantViolation(f"sub-key {key.public_key.hex()} holds roles")
-            if not key.void_from_seq:
-                live_sub_keys[key.account] = live_sub_keys.get(key.account, 0) + 1
+            if listed.get(key.public_key) != 1:
+                raise InvariantViolation(f"sub-key {key.public_key.hex()} not listed once")
         elif not key.void_from_seq:
             owners[key.owner] = owners.get(key.owner, 0) | key.roles
-    counted = {account: n for account, n in authority.sub_key_counts.items() if n}
-    if counted != live_sub_keys:
-        raise InvariantViolation("live sub-key counts out of step with the key records")
     for owner, mask in owners.items():
         if incompatible_pair(mask) is not None:
             raise InvariantViolation(f"owner {owner!r} holds incompatible roles")

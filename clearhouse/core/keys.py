@@ -39,6 +39,22 @@ def _sub_key(state: State, account: str, public_key: bytes) -> KeyRecord | Rejec
     return key
 
 
+def _check_room(state: State, account: str, seq: int) -> Rejection | None:
+    limit = state.config.sub_keys_per_account_max
+    if state.authority.live_sub_keys(account, seq) >= limit:
+        return Rejection(
+            ErrorCode.INVALID_VALUE,
+            f"at most {limit} sub-keys per account may sign at once (count includes keys "
+            "whose void point is still ahead)",
+        )
+    return None
+
+
+def _register(state: State, key: KeyRecord) -> None:
+    state.authority.keys[key.public_key] = key
+    state.authority.sub_keys.setdefault(key.account, []).append(key.public_key)
+
+
 def add_sub_key(
     state: State, tx: AddSubKey, seq: int, timestamp_ns: int, signer: KeyRecord
 ) -> Result:
@@ -48,17 +64,11 @@ def add_sub_key(
         return rejection
     if not 0 <= tx.order_size_max <= size_max_lots:
         return Rejection(ErrorCode.INVALID_VALUE, f"order_size_max must be 0..{size_max_lots}")
-    counts = state.authority.sub_key_counts
-    # Live sub-keys are bounded; a rotation swaps one live key for another.
-    if counts.get(tx.account, 0) >= state.config.sub_keys_per_account_max:
-        return Rejection(
-            ErrorCode.INVALID_VALUE,
-            f"at most {state.config.sub_keys_per_account_max} sub-keys per account",
-        )
-    state.authority.keys[tx.public_key] = KeyRecord(
-        tx.public_key, signer.owner, 0, tx.account, tx.scope, tx.order_size_max
+    if (rejection := _check_room(state, tx.account, seq)) is not None:
+        return rejection
+    _register(
+        state, KeyRecord(tx.public_key, signer.owner, 0, tx.account, tx.scope, tx.order_size_max)
     )
-    counts[tx.account] = counts.get(tx.account, 0) + 1
     return [SubKeyAdded(tx.account, tx.public_key, tx.scope, tx.order_size_max)]
 
 
@@ -70,12 +80,9 @@ def revoke_sub_key(
         return key
     if (rejection := _check_void_from(seq, tx.void_from_seq)) is not None:
         return rejection
-    if not key.void_from_seq:
-        counts = state.authority.sub_key_counts
-        counts[tx.account] -= 1
-        void_from = tx.void_from_seq
-    else:
-        void_from = min(key.void_from_seq, tx.void_from_seq)
+    void_from = (
+        tx.void_from_seq if not key.void_from_seq else min(key.void_from_seq, tx.void_from_seq)
+    )
     key.void_from_seq = void_from
     return [SubKeyRevoked(tx.account, tx.public_key, void_from)]
 
@@ -83,21 +90,25 @@ def revoke_sub_key(
 def rotate_sub_key(
     state: State, tx: RotateSubKey, seq: int, timestamp_ns: int, signer: KeyRecord
 ) -> Result:
+    """The new key signs from now; the old one until `void_from_seq`. While both may
+    sign, both count against the account's limit, so at the limit a rotation must
+    void the old key at once (void_from_seq = this seq)."""
     key = _sub_key(state, tx.account, tx.public_key)
     if isinstance(key, Rejection):
         return key
     if key.void_from_seq:
         # Already revoked or rotated out (even if the void point is still ahead):
-        # rotating it again would mint a live key no slot counts.
+        # rotating it again would mint extra keys from one slot.
         return Rejection(ErrorCode.KEY_REVOKED, "that sub-key is already revoked or rotated")
     if (rejection := _check_new_key(state, tx.new_public_key)) is not None:
         return rejection
     if (rejection := _check_void_from(seq, tx.void_from_seq)) is not None:
         return rejection
-    state.authority.keys[tx.new_public_key] = KeyRecord(
-        tx.new_public_key, key.owner, 0, key.account, key.scope, key.order_size_max
-    )
-    key.void_from_seq = (
-        tx.void_from_seq if not key.void_from_seq else min(key.void_from_seq, tx.void_from_seq)
+    if tx.void_from_seq > seq and (rejection := _check_room(state, tx.account, seq)) is not None:
+        return rejection
+    key.void_from_seq = tx.void_from_seq
+    _register(
+        state,
+        KeyRecord(tx.new_public_key, key.owner, 0, key.account, key.scope, key.order_size_max),
     )
     return [SubKeyRotated(tx.account, tx.public_key, tx.new_public_key, key.void_from_seq)]

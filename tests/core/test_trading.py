@@ -1243,11 +1243,13 @@ def test_a_sub_key_with_a_void_point_cannot_be_rotated_into_an_extra_live_key() 
     # A rotation swaps one live key for another. A key already rotated out or revoked
     # (its void point set, even if still ahead) has nothing left to swap: rotating it
     # again would add a live key no slot accounts for.
-    v = opened(config=EngineConfig(sub_keys_per_account_max=1))
+    v = opened(config=EngineConfig(sub_keys_per_account_max=2))
     old = key_of("alice-bot")
     v.accept(AddSubKey("alice", old, SubKeyScope.TRADE))
     v.accept(RotateSubKey("alice", old, key_of("alice-bot-2"), v.seq + 100))
     v.refuse(RotateSubKey("alice", old, key_of("alice-bot-3"), v.seq + 100), ErrorCode.KEY_REVOKED)
+    # Both keys may still sign, so both count: the limit of 2 is reached.
+    v.refuse(AddSubKey("alice", key_of("alice-bot-4"), SubKeyScope.TRADE), ErrorCode.INVALID_VALUE)
     v.engine.check_invariants()
     v.accept(AddSubKey("bob", key_of("bob-bot"), SubKeyScope.TRADE))
     v.accept(RevokeSubKey("bob", key_of("bob-bot"), v.seq + 100))
