@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Final
 
 from clearhouse.auth.ed25519 import verify
-from clearhouse.auth.signing import _signing_bytes, signing_bytes, venue_domain
+from clearhouse.auth.signing import _signing_bytes, venue_domain
 from clearhouse.core.txs import Transaction
 
 CHUNK_TXS_MIN: Final = 64
@@ -40,7 +40,19 @@ _Triple = tuple[bytes, bytes, bytes]
 
 def verify_transaction(venue_id: str, tx: Transaction) -> bool:
     """Verify one transaction's signature in this process."""
-    return verify(tx.signer, signing_bytes(venue_id, tx), tx.signature)
+    return verify(*_triple(venue_domain(venue_id), tx))
+
+
+_UNSIGNABLE: Final[_Triple] = (b"", b"", b"")
+"""Stands for a transaction no signature can cover (a field that does not encode,
+such as an integer beyond 64 bits): an empty key fails the rule set's first check."""
+
+
+def _triple(domain: bytes, tx: Transaction) -> _Triple:
+    try:
+        return (tx.signer, _signing_bytes(domain, tx), tx.signature)
+    except (OverflowError, TypeError, ValueError):
+        return _UNSIGNABLE
 
 
 def _verify_triples(triples: list[_Triple]) -> bytes:
@@ -102,10 +114,7 @@ class VerifierPool:
         size = self.chunk_size(len(txs))
         futures: list[Future[bytes]] = []
         for start in range(0, len(txs), size):
-            triples = [
-                (tx.signer, _signing_bytes(domain, tx), tx.signature)
-                for tx in txs[start : start + size]
-            ]
+            triples = [_triple(domain, tx) for tx in txs[start : start + size]]
             futures.append(executor.submit(_verify_triples, triples))
         verdicts: list[bool] = []
         for future in futures:

@@ -21,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.core.numbers import price_max_units, size_max_lots
+from clearhouse.core.numbers import position_max_lots, price_max_units, size_max_lots
 
 
 class Kind(Enum):
@@ -120,7 +120,11 @@ def validate_spec(spec: Instrument) -> Instrument:
     )
     _require(0 < spec.market_collar_bps < 10_000, spec, "market_collar_bps")
     _require(0 < spec.order_size_max_lots <= size_max_lots, spec, "order_size_max_lots")
-    _require(spec.position_max_lots >= spec.order_size_max_lots, spec, "position_max_lots")
+    _require(
+        spec.order_size_max_lots <= spec.position_max_lots <= position_max_lots,
+        spec,
+        "position_max_lots",
+    )
     if spec.kind is Kind.PERPETUAL:
         _require(spec.expiry_ns == 0 and spec.option_type is None, spec, "expiry_ns")
     else:

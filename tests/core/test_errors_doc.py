@@ -8,20 +8,32 @@ in which each handler checks.
 - The check order documented per transaction is the order of `ErrorCode.X`
   references in the handler's source, read top to bottom with the checks it calls
   (`check_amount`, `_check_margin`, ...) inlined where they are called. Handlers
-  are flat runs of early returns, so source order is check order.
-- "Returned by" names exactly the transactions whose checks contain the code.
+  are flat runs of early returns, so source order is check order. The same holds
+  for `Engine.apply` (the envelope), `authorize` (authorization) and each
+  governance action's checks, read out of `_check_action`'s dispatch.
+- Two calls are not inlined but documented once, as their own section, and
+  referred to by an italic item (`8. *Authorization*`): `authorize` from
+  `Engine.apply`, and `_check_action` from Propose and ExecuteProposal.
+- "Returned by" names exactly the transactions whose checks contain the code:
+  every transaction for the envelope's codes and authorization's, except the two
+  authorization codes that only some types can reach (an account owner's, a
+  sub-key's size limit: read from `authority.PERMITTED` and
+  `SUB_KEY_TRADE_TYPES`); Propose and ExecuteProposal for the actions' codes, with
+  the actions named.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
 import clearhouse.core
-from clearhouse.core import ErrorCode
+from clearhouse.core import Action, ErrorCode
+from clearhouse.core.authority import PERMITTED, SUB_KEY_TRADE_TYPES
 
 CORE_DIR = Path(clearhouse.core.__file__).parent
 DOC = CORE_DIR.parent.parent / "docs" / "errors.md"
@@ -29,11 +41,27 @@ TRANSACTIONS = (
     "Deposit",
     "Withdraw",
     "Transfer",
+    "CancelWithdrawal",
     "PlaceOrder",
     "CancelOrder",
     "CancelAll",
     "AmendOrder",
     "OracleUpdate",
+    "AddSubKey",
+    "RevokeSubKey",
+    "RotateSubKey",
+    "Propose",
+    "Approve",
+    "CancelProposal",
+    "ExecuteProposal",
+)
+ACTIONS = (
+    "ListInstrument",
+    "SetRiskParams",
+    "GrantRole",
+    "RevokeRole",
+    "RotateKey",
+    "ApproveWithdrawal",
 )
 BANDS = {
     1: "envelope",
@@ -45,10 +73,17 @@ BANDS = {
     9: "engine",
 }
 ENVELOPE = "Every transaction"
+AUTHORIZATION = "Authorization"
+GOVERNANCE_ACTIONS = "Governance actions"
+SECTIONS = {
+    # function called -> the section that documents it, in place of inlining
+    ("authority", "authorize"): AUTHORIZATION,
+    ("governance", "_check_action"): GOVERNANCE_ACTIONS,
+}
 
 _ROW = re.compile(r"^\| (\d+) \| `([A-Za-z_]+)` \| ([^|]*) \| (.+) \|$")
 _BAND_HEADING = re.compile(r"^### (\d)xxx\b")
-_ITEM = re.compile(r"^\d+\. `([A-Z_]+)` \((\d{4})\)")
+_ITEM = re.compile(r"^\d+\. (?:`([A-Z_]+)` \((\d{4})\)|\*([A-Z][A-Za-z ]+)\*)")
 _SCREAMING = re.compile(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`")
 
 
@@ -69,17 +104,26 @@ def code_rows(text: str) -> list[tuple[int, str, str, int | None]]:
     return rows
 
 
-def check_orders(text: str) -> dict[str, list[tuple[str, int]]]:
-    """Section title -> the (code, number) of each numbered item, in order."""
+def section_item(title: str) -> str:
+    """How an item standing for a whole section is read: `*Authorization*`."""
+    return f"*{title}*"
+
+
+def check_orders(text: str) -> dict[str, list[tuple[str, int | None]]]:
+    """Section title -> the (code, number) of each numbered item, in order; an item
+    standing for a section is (`*Title*`, None)."""
     _, _, part = text.partition("\n## Check order\n")
-    orders: dict[str, list[tuple[str, int]]] = {}
+    orders: dict[str, list[tuple[str, int | None]]] = {}
     title = ""
     for line in part.splitlines():
         if line.startswith("### "):
             title = line[4:].split(" (")[0].strip()
             orders[title] = []
         elif item := _ITEM.match(line):
-            orders[title].append((item.group(1), int(item.group(2))))
+            if item.group(3):
+                orders[title].append((section_item(item.group(3)), None))
+            else:
+                orders[title].append((item.group(1), int(item.group(2))))
     return orders
 
 
@@ -129,18 +173,38 @@ class SourceIndex:
             return home, func.id
         return None
 
-    def codes(self, module: str, name: str, _stack: tuple[tuple[str, str], ...] = ()) -> list[str]:
-        """`ErrorCode.X` names in source order, calls to core functions inlined."""
+    def codes(
+        self,
+        module: str,
+        name: str,
+        sections: dict[tuple[str, str], str] | None = None,
+        _stack: tuple[tuple[str, str], ...] = (),
+    ) -> list[str]:
+        """`ErrorCode.X` names in source order, calls to core functions inlined, but
+        calls to the functions in `sections` read as that section's item."""
+        return self.codes_in(
+            module, self.functions[module, name].body, sections, (*_stack, (module, name))
+        )
+
+    def codes_in(
+        self,
+        module: str,
+        statements: list[ast.stmt],
+        sections: dict[tuple[str, str], str] | None = None,
+        stack: tuple[tuple[str, str], ...] = (),
+    ) -> list[str]:
         found: list[str] = []
-        stack = (*_stack, (module, name))
+        sections = sections or {}
 
         def visit(node: ast.AST) -> None:
             if isinstance(node, ast.Call):
                 for argument in [*node.args, *(k.value for k in node.keywords)]:
                     visit(argument)
                 target = self.resolve(module, node.func)
-                if target is not None and target not in stack:
-                    found.extend(self.codes(*target, _stack=stack))
+                if target in sections:
+                    found.append(section_item(sections[target]))  # type: ignore[index]
+                elif target is not None and target not in stack:
+                    found.extend(self.codes(*target, sections=sections, _stack=stack))
                 return
             if (
                 isinstance(node, ast.Attribute)
@@ -152,7 +216,7 @@ class SourceIndex:
             for child in ast.iter_child_nodes(node):
                 visit(child)
 
-        for statement in self.functions[module, name].body:
+        for statement in statements:
             visit(statement)
         return found
 
@@ -170,6 +234,44 @@ def handlers() -> dict[str, tuple[str, str]]:
     return table
 
 
+def action_checks(index: SourceIndex) -> dict[str, list[str]]:
+    """Action name -> its checks' codes, read from `_check_action`'s dispatch: each
+    `if isinstance(action, X): return check(...)`, and the statements after the last
+    of them for the one action left."""
+    function = index.functions["governance", "_check_action"]
+    checks: dict[str, list[str]] = {}
+    rest: list[ast.stmt] = []
+    for statement in function.body:
+        test = statement.test if isinstance(statement, ast.If) else None
+        if (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and isinstance(test.args[1], ast.Name)
+        ):
+            assert isinstance(statement, ast.If) and not statement.orelse
+            (returned,) = statement.body
+            assert isinstance(returned, ast.Return) and isinstance(returned.value, ast.Call)
+            target = index.resolve("governance", returned.value.func)
+            assert target is not None, ast.unparse(returned)
+            checks[test.args[1].id] = index.codes(*target)
+        else:
+            rest.append(statement)
+    (left,) = set(ACTIONS) - set(checks)
+    checks[left] = index.codes_in("governance", rest)
+    return checks
+
+
+def authorization_scope() -> dict[str, set[str]]:
+    """Authorization codes that only some transaction types can reach: an account
+    owner's (types naming an account, and the sub-keys' order types) and a sub-key's
+    size limit (its order types that carry a size)."""
+    with_account = {kind.__name__ for kind, (_, field) in PERMITTED.items() if field}
+    trade = {kind.__name__ for kind in SUB_KEY_TRADE_TYPES}
+    sized = {kind.__name__ for kind in SUB_KEY_TRADE_TYPES if "size" in kind.__struct_fields__}
+    return {"NOT_ACCOUNT_OWNER": with_account | trade, "SUB_KEY_SIZE_LIMIT": sized}
+
+
 @pytest.fixture(scope="module")
 def doc() -> str:
     return DOC.read_text(encoding="utf-8")
@@ -177,13 +279,17 @@ def doc() -> str:
 
 @pytest.fixture(scope="module")
 def source_orders() -> dict[str, list[str]]:
-    """Per transaction (and the envelope) the codes its checks can return, in order."""
+    """Per transaction (and the envelope, authorization and each action) the codes its
+    checks can return, in order."""
     index = SourceIndex()
     orders = {
-        tx: collapse([c for c in index.codes(*where) if c != "WRONG_TYPE"])
+        tx: collapse([c for c in index.codes(*where, sections=SECTIONS) if c != "WRONG_TYPE"])
         for tx, where in handlers().items()
     }
-    orders[ENVELOPE] = collapse(index.codes("engine", "Engine.apply"))
+    orders[ENVELOPE] = collapse(index.codes("engine", "Engine.apply", sections=SECTIONS))
+    orders[AUTHORIZATION] = collapse(index.codes("authority", "authorize"))
+    for action, codes in action_checks(index).items():
+        orders[action] = collapse(codes)
     orders["decoding"] = sorted(
         set(
             index.codes("codec", "decode_transaction")
@@ -254,14 +360,23 @@ def test_doc_parsers_see_a_missing_and_an_unknown_code(doc: str) -> None:
 
 def test_check_order_is_documented_for_every_transaction(doc: str) -> None:
     orders = check_orders(doc)
-    assert set(TRANSACTIONS) | {ENVELOPE} <= set(orders)
+    assert set(TRANSACTIONS) | set(ACTIONS) | {ENVELOPE, AUTHORIZATION, GOVERNANCE_ACTIONS} <= set(
+        orders
+    )
     assert set(handlers()) == set(TRANSACTIONS)
+    assert {kind.__name__ for kind in PERMITTED} == set(TRANSACTIONS)
+    assert {kind.__name__ for kind in typing.get_args(Action)} == set(ACTIONS)
     for title, items in orders.items():
         for name, number in items:
-            assert ErrorCode[name].value == number, f"{title}: {name} is {ErrorCode[name].value}"
+            if number is None:  # an item standing for a section
+                assert name.strip("*") in orders, f"{title}: {name} names no section"
+            else:
+                assert ErrorCode[name].value == number, (
+                    f"{title}: {name} is {ErrorCode[name].value}"
+                )
 
 
-@pytest.mark.parametrize("transaction", [*TRANSACTIONS, ENVELOPE])
+@pytest.mark.parametrize("transaction", [*TRANSACTIONS, ENVELOPE, AUTHORIZATION, *ACTIONS])
 def test_documented_check_order_follows_the_code(
     doc: str, source_orders: dict[str, list[str]], transaction: str
 ) -> None:
@@ -270,31 +385,64 @@ def test_documented_check_order_follows_the_code(
 
 
 def test_source_order_reader_inlines_called_checks(source_orders: dict[str, list[str]]) -> None:
-    """The reader sees through `check_amount` and `_check_debit` into their codes."""
+    """The reader sees through `check_amount` and `_check_debit` into their codes, and
+    through `check_envelope`, `check_shape` and `check_nonce`."""
     assert source_orders["Withdraw"] == [
         "UNKNOWN_ACCOUNT",
         "UNKNOWN_ASSET",
         "AMOUNT_NOT_POSITIVE",
         "AMOUNT_TOO_LARGE",
+        "WITHDRAWALS_PENDING_LIMIT",
         "INSUFFICIENT_FUNDS",
         "INSUFFICIENT_MARGIN",
     ]
     assert source_orders[ENVELOPE][:2] == ["SEQUENCE_OUT_OF_ORDER", "TIMESTAMP_REGRESSED"]
+    assert source_orders[ENVELOPE][-3:] == ["INVALID_VALUE", "WRONG_TYPE", "*Authorization*"]
+    assert source_orders[AUTHORIZATION][:3] == ["UNKNOWN_SIGNER", "KEY_REVOKED", "BAD_SIGNATURE"]
+    assert "NONCE_TOO_OLD" in source_orders[AUTHORIZATION]
+
+
+def test_sections_stand_in_for_their_calls(source_orders: dict[str, list[str]]) -> None:
+    """authorize and _check_action are read once, as sections, not inlined where called."""
+    assert source_orders["Propose"] == ["PROPOSALS_LIMIT", "*Governance actions*"]
+    assert source_orders["ExecuteProposal"][-1] == "*Governance actions*"
+    assert "UNKNOWN_SIGNER" not in source_orders[ENVELOPE]
+    assert source_orders["ApproveWithdrawal"] == ["UNKNOWN_WITHDRAWAL"]
+    assert source_orders["RotateKey"][0] == "UNKNOWN_KEY"
+    inlined = collapse(SourceIndex().codes("engine", "Engine.apply"))
+    at = inlined.index("UNKNOWN_SIGNER")
+    assert [*inlined[:at], "*Authorization*"] == source_orders[ENVELOPE]
+    assert collapse(inlined[at:]) == source_orders[AUTHORIZATION]
 
 
 # -- returned by ---------------------------------------------------------------------
 
 
+def expand(source_orders: dict[str, list[str]], transaction: str) -> set[str]:
+    """Every code a transaction's own checks can return, sections expanded (not the
+    envelope's or authorization's, which every transaction shares)."""
+    codes = set(source_orders[transaction])
+    if section_item(GOVERNANCE_ACTIONS) in codes:
+        for action in ACTIONS:
+            codes |= set(source_orders[action])
+    return codes
+
+
 def test_returned_by_matches_the_handlers(doc: str, source_orders: dict[str, list[str]]) -> None:
     every = set(TRANSACTIONS)
+    scoped = authorization_scope()
     for number, name, returned_by, _ in code_rows(doc):
         named = {tx for tx in TRANSACTIONS if re.search(rf"\b{tx}\b", returned_by)}
         if "every transaction" in returned_by:
             named |= every
-        expected = {tx for tx in TRANSACTIONS if name in source_orders[tx]}
+        expected = {tx for tx in TRANSACTIONS if name in expand(source_orders, tx)}
         if name in source_orders[ENVELOPE]:
             expected |= every
+        if name in source_orders[AUTHORIZATION]:
+            expected |= scoped.get(name, every)
         assert named == expected, f"{number} {name}: doc says {sorted(named)}"
+        actions = {a for a in ACTIONS if re.search(rf"\b{a}\b", returned_by)}
+        assert actions == {a for a in ACTIONS if name in source_orders[a]}, f"{number} {name}"
         assert ("decoding" in returned_by) == (name in source_orders["decoding"]), name
         anywhere = expected or name in source_orders["decoding"]
         assert (returned_by == "none") == (not anywhere), f"{number} {name}: {returned_by!r}"
