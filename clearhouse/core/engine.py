@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from clearhouse.core import collateral, governance, keys, market_data, trading
+from clearhouse.core import snapshot as snapshot_module
 from clearhouse.core.authority import KeyRecord, authorize, use_nonce
 from clearhouse.core.digest import canonical_state, state_digest
 from clearhouse.core.errors import ErrorCode, Rejection
@@ -173,6 +174,24 @@ class Engine:
             self._fault = f"seq {seq}: {type(exc).__name__}: {exc}"
             raise EngineFault(self._fault) from exc
         return outcome
+
+    def snapshot(self) -> bytes:
+        """The whole state, with the log position and chain head, as canonical bytes."""
+        return snapshot_module.take(self._state, self._seq, self._timestamp_ns, self._chain_head)
+
+    @classmethod
+    def restore(cls, genesis: Genesis, data: bytes) -> Engine:
+        """An engine exactly as it was when `data` was taken (SnapshotError if it cannot be)."""
+        snapshot = snapshot_module.decode(data)
+        engine = cls(genesis)
+        try:
+            snapshot_module.restore_into(engine._state, snapshot)
+        except (KeyError, InvariantViolation) as exc:
+            raise snapshot_module.SnapshotError(f"snapshot does not restore: {exc}") from exc
+        engine._seq = snapshot.seq
+        engine._timestamp_ns = snapshot.timestamp_ns
+        engine._chain_head = snapshot.chain_head
+        return engine
 
     def check_invariants(self) -> None:
         """Run the full O(state) sweep now; a violation stops the engine."""
