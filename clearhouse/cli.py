@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from clearhouse.audit_cli import audit_app, replay_command
 from clearhouse.genesis_cli import genesis_app
 from clearhouse.keys_cli import keys_app
 
@@ -17,14 +19,20 @@ bench_app = typer.Typer(no_args_is_help=True, help="Reproducible benchmarks that
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
 app.add_typer(genesis_app, name="genesis")
+app.add_typer(audit_app, name="audit")
+app.command("replay")(replay_command)
 
 
 @app.command()
-def demo() -> None:
-    """Run a short scripted trading session on the core and print a summary."""
+def demo(
+    journal: Path | None = typer.Option(
+        None, help="Keep the SQLite journal at this path (default: a temporary file)."
+    ),
+) -> None:
+    """Run a short scripted session, journaled to SQLite, and print a summary."""
     from clearhouse.demo import run_demo
 
-    run_demo(Console(width=120))
+    run_demo(Console(width=120), journal)
 
 
 @bench_app.command("core")

@@ -7,12 +7,15 @@ positions, equity, margin and the state digest.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from clearhouse.core import (
+    Accepted,
     CancelAll,
     Deposit,
     Depth,
@@ -26,7 +29,14 @@ from clearhouse.core import (
     TimeInForce,
     TradeExecuted,
 )
-from clearhouse.testing import TestVenue, standard_genesis
+from clearhouse.journal import (
+    Journal,
+    SqliteJournal,
+    leaf_hash,
+    parse_signed_checkpoint,
+    verify_inclusion,
+)
+from clearhouse.testing import TestVenue, signer_for, standard_genesis
 
 USD = 1_000_000
 TICK = 500_000
@@ -76,24 +86,61 @@ def describe(outcome: Outcome) -> str:
     return f"[green]accepted[/green]: {', '.join(type(e).__name__ for e in outcome.events)}"
 
 
-def run_demo(console: Console | None = None) -> Engine:
+OPERATOR = "venue-operator"
+
+
+def run_demo(console: Console | None = None, journal_path: Path | None = None) -> Engine:
     console = console or Console()
     genesis = standard_genesis(["trader"], market_makers=["maker-a", "maker-b"])
-    venue = TestVenue(genesis)
-    engine = venue.engine
-    console.rule("clearhouse demo: one BTC-PERP session on the core")
-    console.print(
-        f"venue {genesis.venue_id}: {len(genesis.keys)} keys in genesis (demo keys derived "
-        "from names: public knowledge, never for real money); every transaction below is "
-        "signed, verified, sequenced and applied"
-    )
-    for caption, payload, signer in script():
-        outcome = venue.apply(payload, by=signer)
-        if caption or isinstance(outcome, Rejected):
-            label = caption or type(payload).__name__
-            console.print(f"{engine.seq:>3}  {label:<44} {describe(outcome)}")
-    engine.check_invariants()
-
+    signing = TestVenue(genesis)  # holds the demo keys and their nonces
+    with tempfile.TemporaryDirectory() as scratch:
+        path = journal_path or Path(scratch) / "journal.db"
+        journal = Journal(
+            SqliteJournal(path),
+            genesis,
+            signer_for(OPERATOR),
+            OPERATOR,
+            clock=lambda: signing.now_ns,
+            checkpoint_every=8,
+        )
+        console.rule("clearhouse demo: one BTC-PERP session, journaled to SQLite")
+        console.print(
+            f"venue {genesis.venue_id}: {len(genesis.keys)} keys in genesis (demo keys derived "
+            "from names: public knowledge, never for real money). Each transaction is signed, "
+            f"verified, sequenced, applied and durably journaled in {path.name} before its "
+            "receipt comes back."
+        )
+        trade_leaf = -1
+        for caption, payload, signer in script():
+            signing.now_ns += 1_000_000
+            receipt = journal.submit([signing.sign(payload, signer)])[0]
+            outcome = receipt.outcome
+            if isinstance(outcome, Accepted) and any(
+                isinstance(e, TradeExecuted) for e in outcome.events
+            ):
+                trade_leaf = receipt.leaf_index
+            if caption or isinstance(outcome, Rejected):
+                label = caption or type(payload).__name__
+                console.print(f"{receipt.seq:>3}  {label:<44} {describe(outcome)}")
+        engine = journal.engine
+        engine.check_invariants()
+        note = journal.checkpoint()
+        _show_proof(console, journal, trade_leaf, note)
+        digest, head = engine.digest(), engine.chain_head
+        journal.close()
+        reopened = Journal(
+            SqliteJournal(path),
+            genesis,
+            signer_for(OPERATOR),
+            OPERATOR,
+            clock=lambda: signing.now_ns,
+        )
+        same = reopened.engine.digest() == digest and reopened.engine.chain_head == head
+        console.print(
+            f"reopened {path.name}: recovered {reopened.engine.seq} entries by re-executing "
+            f"them; same digest and chain head: {'yes' if same else 'NO'}"
+        )
+        reopened.close()
     table = Table(title="accounts (USD)")
     for column in (
         "account",
@@ -134,3 +181,20 @@ def run_demo(console: Console | None = None) -> Engine:
     console.print(f"seq {engine.seq}  chain head {engine.chain_head.hex()}")
     console.print(f"state digest {engine.digest().hex()}")
     return engine
+
+
+def _show_proof(console: Console, journal: Journal, leaf: int, note: bytes) -> None:
+    """Prove the trader's first fill is in the signed log, the way a client would."""
+    proof = journal.prove(leaf)
+    checkpoint = parse_signed_checkpoint(proof.checkpoint, [journal.verifier()])
+    included = verify_inclusion(
+        leaf_hash(proof.entry), proof.leaf_index, proof.tree_size, proof.proof, checkpoint.root_hash
+    )
+    console.print(
+        f"checkpoint signed by {journal.verifier().verifier_string()}:\n"
+        + "\n".join("    " + line for line in note.decode().splitlines())
+    )
+    console.print(
+        f"receipt for the fill at leaf {leaf}: inclusion proof of {len(proof.proof)} hashes "
+        f"against tree size {proof.tree_size}: {'verified' if included else 'FAILED'}"
+    )

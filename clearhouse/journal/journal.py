@@ -1,0 +1,254 @@
+"""The journal: the durable, provable record the engine's state is rebuilt from.
+
+A batch of signed transactions goes through these steps, in this order:
+
+    1. verify    every signature, by the one rule set (on the verifier pool if given)
+    2. sequence  next sequence numbers, timestamps that never go backwards
+    3. apply     Engine.apply with each verdict; the outcome and the new chain head
+    4. append    the entries and the Merkle nodes they close, one durable commit
+    5. receipt   only now: each transaction's outcome, sequence number and leaf index
+
+If step 4 fails the engine holds effects the record lacks, so the journal stops
+(fail-stop) and the next start recovers from the record. Start-up and recovery are
+one path: the newest snapshot that restores (damaged ones are skipped for older
+ones), then every later entry re-verified and re-executed, each outcome and chain
+head compared with what was recorded; a difference refuses to start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from clearhouse.auth.signing import Signer
+from clearhouse.auth.verifier import VerifierPool, verify_transaction
+from clearhouse.core import Engine, Genesis, Outcome, Sequenced, Transaction, genesis_digest
+from clearhouse.core.codec import decode_outcome, encode
+from clearhouse.core.snapshot import SnapshotError
+from clearhouse.journal.checkpoint import (
+    Checkpoint,
+    CheckpointSigner,
+    NoteVerifier,
+    parse_signed_checkpoint,
+    time_extension,
+)
+from clearhouse.journal.entry import JournalEntry, entry_bytes
+from clearhouse.journal.merkle import MerkleTree, verify_consistency
+from clearhouse.journal.store import JournalStore, PersistedHashStore
+
+Clock = Callable[[], int]
+
+
+class JournalError(RuntimeError):
+    """The journal cannot go on: its record and the engine disagree, or a write failed."""
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    """What a client gets back once its transaction is durable."""
+
+    seq: int
+    leaf_index: int
+    outcome: Outcome
+    chain_head: bytes
+
+
+class InclusionProof(msgspec.Struct, frozen=True):
+    """Everything needed to check, offline, that an entry is in the signed log."""
+
+    leaf_index: int
+    entry: bytes
+    tree_size: int
+    proof: list[bytes]
+    checkpoint: bytes
+    """The signed checkpoint note of `tree_size`."""
+
+
+_genesis_decoder = msgspec.msgpack.Decoder(Genesis)
+_tx_decoder = msgspec.msgpack.Decoder(Transaction)
+
+
+class Journal:
+    def __init__(
+        self,
+        store: JournalStore,
+        genesis: Genesis,
+        operator: Signer,
+        key_name: str,
+        *,
+        clock: Clock = time.time_ns,
+        pool: VerifierPool | None = None,
+        snapshot_every: int = 100_000,
+        checkpoint_every: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.origin = f"clearhouse/{genesis.venue_id}"
+        self._clock = clock
+        self._pool = pool
+        self.snapshot_every = snapshot_every
+        self.checkpoint_every = checkpoint_every
+        self._failed: str | None = None
+        self._check_genesis()
+        self._hashes = PersistedHashStore(store.nodes())
+        self.tree = MerkleTree(self._hashes)
+        self.engine = self._recover()
+        self._last_ns = self.engine.timestamp_ns
+        self._since_snapshot = 0
+        self._since_checkpoint = self.engine.seq - self._last_checkpoint_size()
+        self.checkpoints = CheckpointSigner(
+            operator,
+            key_name,
+            self._consistent,
+            last_signed=self._last_checkpoint(NoteVerifier(key_name, operator.public_key())),
+            persist=None,
+        )
+
+    # -- start-up is recovery ------------------------------------------------------
+
+    def _check_genesis(self) -> None:
+        stored = self.store.load_genesis()
+        data = encode(self.genesis)
+        if stored is None:
+            self.store.save_genesis(data)
+        elif genesis_digest(_genesis_decoder.decode(stored)) != genesis_digest(self.genesis):
+            raise JournalError("this journal was started from another genesis")
+
+    def _recover(self) -> Engine:
+        engine = Engine(self.genesis)
+        for seq, data in self.store.snapshots():
+            try:
+                engine = Engine.restore(self.genesis, data)
+            except SnapshotError:
+                continue  # damaged: an older snapshot, or genesis, will do
+            if seq != engine.seq:
+                continue
+            break
+        size = self.store.size()
+        self._replay_tail(engine)
+        if engine.seq != size:
+            raise JournalError(f"recovered to seq {engine.seq}, the record ends at {size}")
+        if self.tree.size != size:
+            raise JournalError(f"tree holds {self.tree.size} leaves for {size} entries")
+        return engine
+
+    def _replay_tail(self, engine: Engine, batch: int = 4_096) -> None:
+        pending: list[JournalEntry] = []
+        for entry in self.store.read(engine.seq + 1):
+            pending.append(entry)
+            if len(pending) == batch:
+                self._reexecute(engine, pending)
+                pending = []
+        self._reexecute(engine, pending)
+
+    def _reexecute(self, engine: Engine, entries: list[JournalEntry]) -> None:
+        if not entries:
+            return
+        txs = [_tx_decoder.decode(entry.tx) for entry in entries]
+        verdicts = self._verify(txs)
+        for entry, tx, signature_valid in zip(entries, txs, verdicts, strict=True):
+            outcome = engine.apply(Sequenced(entry.seq, entry.timestamp_ns, tx), signature_valid)
+            if encode(outcome) != entry.outcome or engine.chain_head != entry.chain_head:
+                raise JournalError(f"entry {entry.seq} does not re-execute to its recorded outcome")
+
+    def _verify(self, txs: Sequence[Transaction]) -> list[bool]:
+        venue = self.genesis.venue_id
+        if self._pool is None:
+            return [verify_transaction(venue, tx) for tx in txs]
+        return self._pool.verify_batch(venue, txs)
+
+    # -- the write path --------------------------------------------------------------
+
+    def submit(self, txs: Sequence[Transaction]) -> list[Receipt]:
+        if self._failed is not None:
+            raise JournalError(f"journal stopped: {self._failed}")
+        # 1. verify
+        verdicts = self._verify(txs)
+        entries: list[JournalEntry] = []
+        receipts: list[Receipt] = []
+        engine = self.engine
+        for tx, signature_valid in zip(txs, verdicts, strict=True):
+            # 2. sequence
+            now = max(self._clock(), self._last_ns)
+            self._last_ns = now
+            seq = engine.seq + 1
+            # 3. apply
+            outcome = engine.apply(Sequenced(seq, now, tx), signature_valid)
+            entry = JournalEntry(seq, now, encode(tx), encode(outcome), engine.chain_head)
+            leaf = self.tree.append(entry_bytes(entry))
+            entries.append(entry)
+            receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
+        # 4. append: one durable commit for the batch
+        try:
+            self.store.append(entries, self._hashes.take_pending())
+        except Exception as exc:
+            self._hashes.discard_pending()
+            self._failed = f"append failed after seq {engine.seq - len(entries)}: {exc}"
+            raise JournalError(self._failed) from exc
+        self._after_commit(len(entries))
+        # 5. receipt
+        return receipts
+
+    def _after_commit(self, count: int) -> None:
+        self._since_snapshot += count
+        self._since_checkpoint += count
+        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            self.snapshot()
+        if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+            self.checkpoint()
+
+    def snapshot(self) -> int:
+        self.store.save_snapshot(self.engine.seq, self.engine.snapshot())
+        self._since_snapshot = 0
+        return self.engine.seq
+
+    def checkpoint(self) -> bytes:
+        """Sign and store a checkpoint of the tree as it is now."""
+        size = self.tree.size
+        cp = Checkpoint(self.origin, size, self.tree.root(size), (time_extension(self._last_ns),))
+        note = self.checkpoints.sign(cp)
+        self.store.save_checkpoint(size, note)
+        self._since_checkpoint = 0
+        return note
+
+    # -- proofs ------------------------------------------------------------------------
+
+    def prove(self, leaf_index: int) -> InclusionProof:
+        """An inclusion proof of one entry against the latest checkpoint that holds it."""
+        for size, note in reversed(self.store.checkpoints()):
+            if leaf_index < size:
+                entry = next(self.store.read(leaf_index + 1, leaf_index + 2))
+                return InclusionProof(
+                    leaf_index,
+                    entry_bytes(entry),
+                    size,
+                    self.tree.inclusion_proof(leaf_index, size),
+                    note,
+                )
+            break
+        raise ValueError(f"no checkpoint covers entry {leaf_index} yet")
+
+    def verifier(self) -> NoteVerifier:
+        return self.checkpoints.verifier()
+
+    def _consistent(self, old: int, new: int, old_root: bytes, new_root: bytes) -> bool:
+        proof = self.tree.consistency_proof(old, new)
+        return verify_consistency(old, new, old_root, new_root, proof)
+
+    def _last_checkpoint_size(self) -> int:
+        stored = self.store.checkpoints()
+        return stored[-1][0] if stored else 0
+
+    def _last_checkpoint(self, verifier: NoteVerifier) -> Checkpoint | None:
+        stored = self.store.checkpoints()
+        if not stored:
+            return None
+        return parse_signed_checkpoint(stored[-1][1], [verifier])
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def outcome_of(entry: JournalEntry) -> Outcome:
+    return decode_outcome(entry.outcome)

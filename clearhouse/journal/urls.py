@@ -1,0 +1,20 @@
+"""Journal URLs: `sqlite:///path/to/journal.db` (or a bare path) and `postgresql://...`."""
+
+from __future__ import annotations
+
+from clearhouse.journal.store import JournalStore
+
+
+def open_store(url: str) -> JournalStore:
+    if url.startswith(("postgresql://", "postgres://")):
+        from clearhouse.journal.postgres_store import PostgresJournal
+
+        return PostgresJournal(url)
+    if url.startswith("sqlite:///"):
+        url = url.removeprefix("sqlite:///")
+        url = "/" + url if not url.startswith((".", "/")) and url[:1] != "~" else url
+    elif url.startswith("sqlite://"):
+        raise ValueError("a SQLite journal URL is sqlite:///<path>")
+    from clearhouse.journal.sqlite_store import SqliteJournal
+
+    return SqliteJournal(url)
