@@ -1,0 +1,727 @@
+"""`clearhouse audit` and `clearhouse replay` on a real journal, clean and tampered with.
+
+One signed session (deposits, quotes, trades, a forged signature, cancels, an oracle
+move, a withdrawal) is journaled to SQLite with small checkpoint and snapshot
+intervals. Each tamper test copies the file, changes it with sqlite3 directly, and
+checks that `audit verify` exits non-zero naming exactly the first bad entry (or
+checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from typer.testing import CliRunner, Result
+
+from clearhouse import audit_cli
+from clearhouse.audit import (
+    JournalQuery,
+    QueryFilter,
+    audit_journal,
+    build_inclusion_proof,
+    proof_to_json,
+)
+from clearhouse.auth.verifier import verify_transaction
+from clearhouse.cli import app
+from clearhouse.core import (
+    Accepted,
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    Engine,
+    ErrorCode,
+    Genesis,
+    OracleUpdate,
+    Payload,
+    PlaceOrder,
+    Rejected,
+    Sequenced,
+    Side,
+    TradeExecuted,
+    Transaction,
+    Withdraw,
+)
+from clearhouse.core.codec import decode_outcome, encode
+from clearhouse.journal import (
+    Checkpoint,
+    InclusionProof,
+    Journal,
+    NoteVerifier,
+    SqliteJournal,
+    sign_checkpoint,
+    time_extension,
+)
+from clearhouse.testing import TestVenue, signer_for, standard_genesis
+
+runner = CliRunner()
+USD = 1_000_000
+PX = 100_000 * USD
+OPERATOR = "operator"
+OPERATOR_KEY = NoteVerifier(OPERATOR, signer_for(OPERATOR).public_key()).verifier_string()
+
+
+@dataclass(frozen=True)
+class Built:
+    path: Path
+    genesis: Genesis
+    sequenced: list[tuple[Transaction, int]]
+    """Every journaled transaction with its sequencer timestamp, in seq order."""
+    digest: bytes
+    chain_head: bytes
+    checkpoints: list[int]
+    snapshots: list[int]
+    proof_of_11: InclusionProof
+
+    @property
+    def size(self) -> int:
+        return len(self.sequenced)
+
+
+Step = tuple[Payload, str | None, bool]
+"""A payload, who signs it (None: its usual signer), whether to forge the signature."""
+
+
+def _session() -> list[list[Step]]:
+    """The session, batch by batch (a batch is one group commit)."""
+
+    def one(payload: Payload, by: str | None = None, forge: bool = False) -> list[Step]:
+        return [(payload, by, forge)]
+
+    quotes: list[Step] = [
+        (PlaceOrder("mm", "BTC-PERP", Side.SELL, 10, price=PX + k * USD), None, False)
+        for k in (1, 2, 3)
+    ]
+    quotes += [
+        (PlaceOrder("mm", "BTC-PERP", Side.BUY, 10, price=PX - k * USD), None, False)
+        for k in (1, 2, 3)
+    ]
+    return [
+        one(Deposit("alice", "USDC", 10**6 * USD)),  # 1
+        one(Deposit("bob", "USDC", 10**6 * USD)),  # 2
+        one(Deposit("mm", "USDC", 10**7 * USD)),  # 3
+        one(OracleUpdate("BTC-USD", PX)),  # 4
+        quotes,  # 5..10: asks are orders 5, 6, 7; bids 8, 9, 10
+        one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 15, price=PX + 2 * USD)),  # 11: fills 5, 6
+        one(PlaceOrder("bob", "BTC-PERP", Side.SELL, 12, price=PX - 2 * USD)),  # 12: fills 8, 9
+        one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 1, price=PX), forge=True),  # 13: forged
+        one(CancelOrder("mm", order_id=7)),  # 14
+        one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 5, price=PX - USD)),  # 15: rests
+        one(PlaceOrder("bob", "BTC-PERP", Side.SELL, 5, price=PX - USD)),  # 16: fills 15
+        one(OracleUpdate("BTC-USD", PX - 500 * USD)),  # 17
+        one(CancelAll("mm")),  # 18: cancels 6, 9, 10
+        [
+            (Deposit("alice", "USDC", 1_000 * USD), None, False),  # 19
+            (PlaceOrder("bob", "BTC-PERP", Side.SELL, 3, price=PX + 500 * USD), None, False),  # 20
+            (Withdraw("alice", "USDC", 100 * USD), None, False),  # 21
+            (PlaceOrder("mm", "BTC-PERP", Side.BUY, 2, price=PX - 1_000 * USD), None, False),  # 22
+        ],
+        one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 3, price=PX + 500 * USD)),  # 23: fills 20
+        one(CancelOrder("bob", order_id=999)),  # 24: unknown order
+        [
+            (PlaceOrder("mm", "BTC-PERP", Side.SELL, 4, price=PX + k * 100 * USD), None, False)
+            for k in range(1, 7)
+        ],  # 25..30
+        one(PlaceOrder("bob", "BTC-PERP", Side.BUY, 6, price=PX + 200 * USD)),  # 31: fills 25, 26
+    ]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    path = tmp_path_factory.mktemp("audit") / "journal.db"
+    genesis = standard_genesis(["alice", "bob"], market_makers=["mm"])
+    venue = TestVenue(genesis)
+    journal = Journal(
+        SqliteJournal(path),
+        genesis,
+        signer_for(OPERATOR),
+        OPERATOR,
+        clock=lambda: venue.now_ns,
+        checkpoint_every=8,
+        snapshot_every=16,
+    )
+    sequenced: list[tuple[Transaction, int]] = []
+    for batch in _session():
+        venue.now_ns += 1_000
+        txs = []
+        for payload, by, forge in batch:
+            tx = venue.sign(payload, by)
+            if forge:
+                tx = msgspec.structs.replace(tx, signature=bytes(64))
+            txs.append(tx)
+        receipts = journal.submit(txs)
+        sequenced += [(tx, venue.now_ns) for tx in txs]
+        assert [r.seq for r in receipts] == list(
+            range(len(sequenced) - len(txs) + 1, len(sequenced) + 1)
+        )
+    if journal.store.checkpoints()[-1][0] != journal.engine.seq:
+        journal.checkpoint()
+    proof = journal.prove(10)
+    built = Built(
+        path,
+        genesis,
+        sequenced,
+        journal.engine.digest(),
+        journal.engine.chain_head,
+        [size for size, _ in journal.store.checkpoints()],
+        sorted(seq for seq, _ in journal.store.snapshots()),
+        proof,
+    )
+    journal.close()
+    return built
+
+
+def copy_of(built: Built, tmp_path: Path) -> Path:
+    target = tmp_path / "copy.db"
+    source = sqlite3.connect(built.path)
+    dest = sqlite3.connect(target)
+    source.backup(dest)
+    source.close()
+    dest.close()
+    return target
+
+
+def run_sql(path: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        for sql, params in statements:
+            db.execute(sql, params)
+    db.close()
+
+
+def column(path: Path, name: str, seq: int) -> bytes:
+    db = sqlite3.connect(path)
+    (value,) = db.execute(f"SELECT {name} FROM entries WHERE seq = ?", (seq,)).fetchone()
+    db.close()
+    return bytes(value)
+
+
+def flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+def verify(path: Path, *extra: str, key: str = OPERATOR_KEY) -> Result:
+    return runner.invoke(
+        app, ["audit", "verify", "--journal", str(path), "--operator-key", key, *extra]
+    )
+
+
+def fresh_digest(built: Built, upto: int) -> bytes:
+    engine = Engine(built.genesis)
+    for seq, (tx, ts) in enumerate(built.sequenced[:upto], start=1):
+        engine.apply(Sequenced(seq, ts, tx), verify_transaction(built.genesis.venue_id, tx))
+    return engine.digest()
+
+
+# -- the session is what the tests assume ------------------------------------------------
+
+
+def test_the_session_traded_checkpointed_and_snapshotted(built: Built) -> None:
+    assert built.size == 31
+    db = sqlite3.connect(built.path)
+    outcomes = [decode_outcome(bytes(o)) for (o,) in db.execute("SELECT outcome FROM entries")]
+    db.close()
+    traded = [
+        o.seq
+        for o in outcomes
+        if isinstance(o, Accepted) and any(isinstance(e, TradeExecuted) for e in o.events)
+    ]
+    assert traded == [11, 12, 16, 23, 31]
+    refused = {o.seq: o.code for o in outcomes if isinstance(o, Rejected)}
+    assert refused == {13: ErrorCode.BAD_SIGNATURE, 24: ErrorCode.UNKNOWN_ORDER}
+    assert len(built.checkpoints) >= 3 and built.checkpoints[-1] == built.size
+    assert built.snapshots, "the session should have taken a snapshot"
+    assert fresh_digest(built, built.size) == built.digest
+
+
+# -- verify: clean ---------------------------------------------------------------------
+
+
+def test_a_clean_journal_verifies(built: Built) -> None:
+    result = verify(built.path)
+    assert result.exit_code == 0, result.output
+    assert f"OK: {built.size} entries verified" in result.output
+    assert built.digest.hex() in result.output
+    assert built.chain_head.hex() in result.output
+    assert f"{len(built.checkpoints)} of {len(built.checkpoints)} verified" in result.output
+    assert "1 invalid" in result.output  # the forged signature, recorded as rejected
+
+
+def test_a_clean_journal_verifies_on_a_pool_with_a_progress_bar(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_cli, "PROGRESS_MIN_ENTRIES", 1)
+    result = verify(built.path, "--workers", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["entries"] == built.size
+    assert report["digest"] == built.digest.hex()
+    assert report["snapshots"] == len(built.snapshots)
+    assert report["signatures_invalid"] == 1
+
+
+def test_the_expected_genesis_is_checked(built: Built, tmp_path: Path) -> None:
+    from clearhouse.genesis_cli import encode_genesis_json
+
+    good = tmp_path / "good.json"
+    good.write_bytes(encode_genesis_json(built.genesis))
+    assert verify(built.path, "--genesis", str(good)).exit_code == 0
+    other = tmp_path / "other.json"
+    other.write_bytes(encode_genesis_json(standard_genesis(["carol"])))
+    result = verify(built.path, "--genesis", str(other))
+    assert result.exit_code == 1
+    assert "genesis" in result.output
+
+
+def test_an_unknown_journal_or_a_malformed_key_is_a_usage_error(
+    built: Built, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.db"
+    result = verify(missing)
+    assert result.exit_code == 2
+    assert "no journal" in result.output
+    assert not missing.exists(), "auditing must not create a journal"
+    assert verify(built.path, key="operator+00000000+AAAA").exit_code == 2
+
+
+# -- verify: tampered --------------------------------------------------------------------
+
+
+def expect_fault(path: Path, *needles: str) -> str:
+    result = verify(path)
+    assert result.exit_code == 1, result.output
+    fault = next(line for line in result.output.splitlines() if line.startswith("FAULT"))
+    for needle in needles:
+        assert needle in fault, fault
+    return fault
+
+
+def test_a_flipped_signature_byte_in_a_transaction_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    tx = column(path, "tx", 11)
+    run_sql(path, ("UPDATE entries SET tx = ? WHERE seq = 11", (flip(tx, len(tx) - 1),)))
+    expect_fault(
+        path,
+        "entry 11 (seq 11): recorded outcome differs from re-execution",
+        "signature does not verify",
+        "Merkle leaf",
+    )
+
+
+def test_a_flipped_payload_byte_in_a_transaction_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    tx = column(path, "tx", 12)
+    run_sql(path, ("UPDATE entries SET tx = ? WHERE seq = 12", (flip(tx, len(tx) // 3),)))
+    expect_fault(path, "entry 12 (seq 12): ")
+
+
+def test_a_flipped_outcome_byte_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    outcome = column(path, "outcome", 16)
+    run_sql(
+        path, ("UPDATE entries SET outcome = ? WHERE seq = 16", (flip(outcome, len(outcome) - 1),))
+    )
+    expect_fault(
+        path,
+        "entry 16 (seq 16): recorded outcome differs from re-execution",
+        "is not SHA-256(previous head || recorded outcome)",
+    )
+
+
+def test_a_changed_fill_price_is_named_field_by_field(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    outcome = decode_outcome(column(path, "outcome", 11))
+    raw = msgspec.to_builtins(outcome)
+    raw["events"][1]["price"] += 500_000
+    forged = msgspec.msgpack.encode(raw)
+    run_sql(path, ("UPDATE entries SET outcome = ? WHERE seq = 11", (forged,)))
+    expect_fault(
+        path, "entry 11 (seq 11): recorded outcome differs from re-execution: events[1].price"
+    )
+
+
+def test_a_flipped_chain_head_byte_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    head = column(path, "chain_head", 9)
+    run_sql(path, ("UPDATE entries SET chain_head = ? WHERE seq = 9", (flip(head, 0),)))
+    expect_fault(path, "entry 9 (seq 9): recorded chain head", "differs from the re-executed")
+
+
+def test_a_regressed_timestamp_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("UPDATE entries SET timestamp_ns = 5 WHERE seq = 14", ()))
+    expect_fault(path, "entry 14 (seq 14): timestamp 5 precedes the previous entry's")
+
+
+def test_a_deleted_entry_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("DELETE FROM entries WHERE seq = 20", ()))
+    expect_fault(path, "entry 20 (seq 21): seq 20 is missing: seq 19 is followed by seq 21")
+
+
+def test_two_entries_with_swapped_seqs_are_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(
+        path,
+        ("UPDATE entries SET seq = -1 WHERE seq = 14", ()),
+        ("UPDATE entries SET seq = 14 WHERE seq = 15", ()),
+        ("UPDATE entries SET seq = 15 WHERE seq = -1", ()),
+    )
+    expect_fault(path, "entry 14 (seq 14): ")
+
+
+def test_two_entries_with_swapped_contents_are_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    db = sqlite3.connect(path)
+    rows = {
+        seq: row
+        for seq, *row in db.execute(
+            "SELECT seq, timestamp_ns, tx, outcome, chain_head FROM entries WHERE seq IN (22, 23)"
+        )
+    }
+    with db:
+        for seq, other in ((22, 23), (23, 22)):
+            db.execute(
+                "UPDATE entries SET timestamp_ns = ?, tx = ?, outcome = ?, chain_head = ?"
+                " WHERE seq = ?",
+                (*rows[other], seq),
+            )
+    db.close()
+    expect_fault(path, "entry 22 (seq 22): ")
+
+
+def test_a_truncated_tail_under_a_checkpoint_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    end = built.size - 4
+    run_sql(path, ("DELETE FROM entries WHERE seq > ?", (end,)))
+    number, covering = next((i, s) for i, s in enumerate(built.checkpoints, 1) if s > end)
+    expect_fault(
+        path,
+        f"entry {end + 1} (seq {end + 1}): missing: the journal ends at seq {end}",
+        f"checkpoint {number} (tree size {covering}, signed by the operator)",
+    )
+
+
+def test_a_truncated_tail_with_its_checkpoint_is_found_by_the_stored_tree(
+    built: Built, tmp_path: Path
+) -> None:
+    path = copy_of(built, tmp_path)
+    end = built.size - 1
+    run_sql(
+        path,
+        ("DELETE FROM entries WHERE seq > ?", (end,)),
+        ("DELETE FROM checkpoints WHERE size > ?", (end,)),
+    )
+    expect_fault(path, f"entry {end + 1} (seq {end + 1}): missing", "stored Merkle tree holds")
+
+
+def test_a_changed_stored_tree_node_is_found_at_the_entry_that_closes_it(
+    built: Built, tmp_path: Path
+) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("UPDATE nodes SET hash = ? WHERE level = 1 AND idx = 3", (bytes(32),)))
+    # node (1, 3) covers leaves 6 and 7: it is closed by leaf 7, entry 8
+    expect_fault(path, "entry 8 (seq 8): stored Merkle node (1, 3)")
+
+
+def _replace_checkpoint(path: Path, size: int, note: bytes) -> None:
+    run_sql(path, ("UPDATE checkpoints SET note = ? WHERE size = ?", (note, size)))
+
+
+def _origin(built: Built) -> str:
+    return f"clearhouse/{built.genesis.venue_id}"
+
+
+def test_a_checkpoint_signed_by_another_key_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    size = built.checkpoints[1]
+    db = sqlite3.connect(path)
+    (note,) = db.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+    db.close()
+    text = bytes(note)[: bytes(note).rfind(b"\n\n") + 1]
+    from clearhouse.journal import parse_checkpoint_body
+
+    genuine = parse_checkpoint_body(text)
+    forged = sign_checkpoint(genuine, signer_for("mallory"), OPERATOR)  # same name, other key
+    _replace_checkpoint(path, size, forged)
+    expect_fault(
+        path, f"checkpoint 2 (tree size {size}): the note is not signed by the operator key"
+    )
+
+
+def test_a_correctly_signed_checkpoint_of_a_forged_root_is_found(
+    built: Built, tmp_path: Path
+) -> None:
+    path = copy_of(built, tmp_path)
+    size = built.checkpoints[2]
+    forged_root = bytes(range(32))
+    note = sign_checkpoint(
+        Checkpoint(_origin(built), size, forged_root, (time_extension(1),)),
+        signer_for(OPERATOR),
+        OPERATOR,
+    )
+    _replace_checkpoint(path, size, note)
+    expect_fault(
+        path, f"checkpoint 3 (tree size {size}): its signed root {forged_root.hex()} differs"
+    )
+
+
+def test_a_checkpoint_note_with_a_broken_signature_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    size = built.checkpoints[0]
+    db = sqlite3.connect(path)
+    (note,) = db.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+    db.close()
+    text = bytes(note)  # the last base64 characters before "=\n" are signature bytes
+    broken = text[:-10] + (b"A" if text[-10:-9] != b"A" else b"B") + text[-9:]
+    _replace_checkpoint(path, size, broken)
+    expect_fault(path, f"checkpoint 1 (tree size {size}): ")
+
+
+def test_a_snapshot_of_another_state_is_found(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    seq = built.snapshots[0]
+    engine = Engine(built.genesis)
+    for at, (tx, ts) in enumerate(built.sequenced[:seq], start=1):
+        # the same history but the forged order accepted as if its signature were valid
+        engine.apply(Sequenced(at, ts, tx), True)
+    run_sql(path, ("UPDATE snapshots SET data = ? WHERE seq = ?", (engine.snapshot(), seq)))
+    expect_fault(path, f"snapshot at seq {seq}: it restores to state digest")
+
+
+def test_the_first_fault_is_reported_when_there_are_several(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(
+        path,
+        ("DELETE FROM entries WHERE seq = 25", ()),
+        ("UPDATE entries SET chain_head = ? WHERE seq = 17", (bytes(32),)),
+    )
+    result = verify(path, "--json")
+    assert result.exit_code == 1
+    fault = json.loads(result.stdout)["fault"]
+    assert fault["entry"] == 17 and fault["seq"] == 17 and fault["check"] == "execution"
+    assert fault["message"].startswith("entry 17 (seq 17): ")
+
+
+def test_the_library_report_matches_the_cli(built: Built) -> None:
+    store = SqliteJournal(built.path)
+    try:
+        report = audit_journal(store, NoteVerifier.from_verifier_string(OPERATOR_KEY))
+    finally:
+        store.close()
+    assert report.ok and report.entries == built.size and report.digest == built.digest
+    assert report.checkpoints == len(built.checkpoints)
+    assert report.unsigned_entries == 0
+
+
+# -- proofs ------------------------------------------------------------------------------
+
+
+def prove(path: Path, seq: int, out: Path) -> Result:
+    return runner.invoke(
+        app, ["audit", "prove", "--journal", str(path), "--entry", str(seq), "--out", str(out)]
+    )
+
+
+def check_proof(file: Path, *extra: str, key: str = OPERATOR_KEY) -> Result:
+    return runner.invoke(app, ["audit", "check-proof", str(file), "--operator-key", key, *extra])
+
+
+def test_a_proof_round_trips_through_the_cli_and_checks_offline(
+    built: Built, tmp_path: Path
+) -> None:
+    out = tmp_path / "proof.json"
+    result = prove(built.path, 11, out)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert doc["leaf_index"] == 10 and doc["tree_size"] == built.size
+    assert doc == proof_to_json(built.proof_of_11), "the store-built proof is Journal.prove's"
+    offline = tmp_path / "elsewhere" / "proof.json"
+    offline.parent.mkdir()
+    offline.write_text(out.read_text())
+    checked = check_proof(offline)
+    assert checked.exit_code == 0, checked.output
+    assert "proof OK: entry seq 11 (leaf 10)" in checked.output
+    assert "place_order" in checked.output
+    assert "fill  BTC-PERP 10 lots" in checked.output and "maker mm (order 5" in checked.output
+    as_json = json.loads(check_proof(offline, "--json").stdout)
+    assert as_json["ok"] and as_json["seq"] == 11 and as_json["type"] == "place_order"
+    assert as_json["signature_valid"] is True
+    assert as_json["outcome"]["type"] == "accepted"
+
+
+def test_a_proof_with_a_flipped_byte_or_for_another_key_fails(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "proof.json"
+    assert prove(built.path, 16, out).exit_code == 0
+    doc = json.loads(out.read_text())
+
+    def variant(name: str, **change: object) -> Path:
+        file = tmp_path / f"{name}.json"
+        file.write_text(json.dumps({**doc, **change}))
+        return file
+
+    entry = bytes.fromhex(doc["entry"])
+    bad_entry = variant("entry", entry=flip(entry, len(entry) // 2).hex())
+    result = check_proof(bad_entry)
+    assert result.exit_code == 1 and "not in the log" in result.output
+    hashes = [bytes.fromhex(h) for h in doc["proof"]]
+    bad_path = variant("path", proof=[flip(hashes[0], 3).hex(), *(h.hex() for h in hashes[1:])])
+    assert check_proof(bad_path).exit_code == 1
+    note = doc["checkpoint"]
+    bad_note = variant("note", checkpoint=note.replace(f"\n{doc['tree_size']}\n", "\n1000\n", 1))
+    result = check_proof(bad_note)
+    assert result.exit_code == 1 and "checkpoint" in result.output
+    other_key = NoteVerifier(OPERATOR, signer_for("mallory").public_key()).verifier_string()
+    result = check_proof(out, key=other_key)
+    assert result.exit_code == 1 and "not signed by the operator key" in result.output
+    wrong_size = variant("size", tree_size=doc["tree_size"] - 1)
+    assert check_proof(wrong_size).exit_code == 1
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert check_proof(garbage).exit_code == 2
+
+
+def test_proving_an_entry_no_checkpoint_covers_fails(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("DELETE FROM checkpoints WHERE size = ?", (built.size,)))
+    result = prove(path, built.size, tmp_path / "p.json")
+    assert result.exit_code == 1 and "no checkpoint covers entry" in result.output
+    assert prove(path, 999, tmp_path / "p.json").exit_code == 1
+    store = SqliteJournal(path)
+    try:
+        assert build_inclusion_proof(store, 3).tree_size == built.checkpoints[-2]
+    finally:
+        store.close()
+
+
+def test_a_proof_from_a_tampered_store_is_refused(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    tx = column(path, "tx", 11)
+    run_sql(path, ("UPDATE entries SET tx = ? WHERE seq = 11", (flip(tx, len(tx) - 1),)))
+    result = prove(path, 11, tmp_path / "p.json")
+    assert result.exit_code == 1 and "audit verify" in result.output
+
+
+# -- query -------------------------------------------------------------------------------
+
+
+def query(built: Built, *args: str) -> list[dict[str, Any]]:
+    result = runner.invoke(app, ["audit", "query", "--journal", str(built.path), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def seqs(rows: list[dict[str, Any]]) -> list[int]:
+    return [row["seq"] for row in rows]
+
+
+def test_query_by_account(built: Built) -> None:
+    # deposits 1 and 19, her orders 11, 13 (forged), 15, 23, her withdrawal 21, and 16
+    # where bob's sell filled her resting order 15 (she is the maker there)
+    assert seqs(query(built, "--account", "alice")) == [1, 11, 13, 15, 16, 19, 21, 23]
+
+
+def test_query_by_order_id(built: Built) -> None:
+    assert seqs(query(built, "--order-id", "6")) == [6, 11, 18]  # placed, part filled, cancelled
+    assert seqs(query(built, "--order-id", "7")) == [7, 14]  # placed, cancelled by id
+    assert seqs(query(built, "--order-id", "999")) == [24]  # the refused cancel names it
+
+
+def test_query_by_type_instrument_and_time(built: Built) -> None:
+    deposits = query(built, "--type", "deposit")
+    assert seqs(deposits) == [1, 2, 3, 19]
+    assert all(row["tx"]["payload"]["type"] == "deposit" for row in deposits)
+    assert seqs(query(built, "--type", "deposit", "--type", "withdraw")) == [1, 2, 3, 19, 21]
+    # oracle updates name the perpetual in their mark events
+    assert seqs(query(built, "--instrument", "BTC-PERP", "--type", "oracle_update")) == [4, 17]
+    assert query(built, "--instrument", "ETH-PERP", "--type", "deposit") == []
+    times = {seq: ts for seq, (_, ts) in enumerate(built.sequenced, start=1)}
+    window = seqs(query(built, "--from-ns", str(times[11]), "--to-ns", str(times[14])))
+    assert window == [11, 12, 13]
+    combined = query(
+        built, "--account", "bob", "--type", "place_order", "--from-ns", str(times[16])
+    )
+    assert seqs(combined) == [16, 20, 23, 31]  # 23 filled bob's order 20
+    row = combined[0]
+    assert row["timestamp_ns"] == times[16] and len(row["chain_head"]) == 64
+    assert any(e["event"] == "trade_executed" for e in row["outcome"]["events"])
+
+
+def test_query_prints_a_table_and_refuses_unknown_types(built: Built) -> None:
+    result = runner.invoke(app, ["audit", "query", "--journal", str(built.path), "--order-id", "5"])
+    assert result.exit_code == 0, result.output
+    assert f"2 of {built.size} entries" in result.output
+    bad = runner.invoke(app, ["audit", "query", "--journal", str(built.path), "--type", "bogus"])
+    assert bad.exit_code == 2 and "unknown transaction type bogus" in bad.output
+
+
+def test_query_skips_undecodable_entries_and_says_so(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("UPDATE entries SET tx = ? WHERE seq = 2", (b"\xc1",)))
+    store = SqliteJournal(path)
+    try:
+        search = JournalQuery(store, QueryFilter(types=frozenset({"deposit"})))
+        assert [m.entry.seq for m in search.run()] == [1, 3, 19]
+        assert search.undecodable == [2]
+    finally:
+        store.close()
+
+
+# -- replay ------------------------------------------------------------------------------
+
+
+def replay(path: Path, *args: str) -> Result:
+    return runner.invoke(app, ["replay", "--journal", str(path), *args])
+
+
+@pytest.mark.parametrize("upto", [0, 7, 13, 20, 31])
+def test_replay_to_a_seq_gives_the_state_a_fresh_engine_reaches(
+    built: Built, tmp_path: Path, upto: int
+) -> None:
+    expected = fresh_digest(built, upto)
+    for extra in ((), ("--from-genesis",)):
+        out = tmp_path / "state.json"
+        result = replay(built.path, "--to", str(upto), "--json", str(out), *extra)
+        assert result.exit_code == 0, result.output
+        state = json.loads(out.read_text())
+        assert state["seq"] == upto
+        assert state["digest"] == expected.hex()
+        assert state["state"]["venue_id"] == built.genesis.venue_id
+        assert all(isinstance(key[0], str) for key in state["state"]["keys"])  # hex, not bytes
+
+
+def test_replay_starts_from_the_newest_snapshot_at_or_before_the_seq(built: Built) -> None:
+    snapshot = built.snapshots[0]
+    result = replay(built.path, "--to", str(snapshot + 2))
+    assert result.exit_code == 0, result.output
+    assert f"from the snapshot at seq {snapshot}: 2 entries re-executed" in result.output
+    assert f"state digest {fresh_digest(built, snapshot + 2).hex()}" in result.output
+    assert "alice" in result.output and "BTC-PERP" in result.output
+    earlier = replay(built.path, "--to", str(snapshot - 1))
+    assert f"from the genesis: {snapshot - 1} entries re-executed" in earlier.output
+
+
+def test_replay_stops_at_an_entry_that_does_not_re_execute(built: Built, tmp_path: Path) -> None:
+    path = copy_of(built, tmp_path)
+    outcome = column(path, "outcome", 5)
+    run_sql(
+        path, ("UPDATE entries SET outcome = ? WHERE seq = 5", (flip(outcome, len(outcome) - 1),))
+    )
+    result = replay(path, "--to", "10", "--from-genesis")
+    assert result.exit_code == 1
+    assert "entry 5 (seq 5): recorded outcome differs from re-execution" in result.output
+    assert replay(path, "--to", "4").exit_code == 0
+    assert replay(built.path, "--to", str(built.size + 1)).exit_code == 2  # no such seq
+
+
+def test_the_recorded_transactions_are_the_signed_ones(built: Built) -> None:
+    db = sqlite3.connect(built.path)
+    stored = [bytes(tx) for (tx,) in db.execute("SELECT tx FROM entries ORDER BY seq")]
+    db.close()
+    assert stored == [encode(tx) for tx, _ in built.sequenced]
