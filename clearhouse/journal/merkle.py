@@ -18,11 +18,12 @@ fold over the bits of m below its level. So `root`, `inclusion_proof` and
 The nodes live behind `HashStore`: `count` nodes at a level, `get` one, `get_many` in
 one call (one query for a database), and `append` the column of nodes one leaf closes
 (in one transaction for a database). `MemoryHashStore` keeps one bytearray per level:
-about 64 MiB for 1,000,000 leaves. The journal's SQLite and PostgreSQL stores can keep
-the same (level, index) -> hash rows, and a tree opened over them resumes at the size
-they hold. Border nodes and roots folded for a size are cached for the last
-`border_cache_sizes_max` sizes; stored nodes never change, so nothing is invalidated.
-The tree has one writer; reads from other threads need a lock around it.
+2n - popcount(n) nodes of 32 bytes, 64 MB for 1,000,000 leaves. The journal's SQLite
+and PostgreSQL stores can keep the same (level, index) -> hash rows, and a tree opened
+over them resumes at the size they hold. Border nodes and roots folded for a size are
+cached for the last `border_cache_sizes_max` sizes; stored nodes never change, so
+nothing is invalidated. The tree has one writer; reads from other threads need a lock
+around it.
 
 Proof order and verification follow RFC 9162 sections 2.1.3 and 2.1.4 to the letter:
 proofs list hashes from the bottom of the tree up; `verify_inclusion` and
@@ -115,6 +116,7 @@ class MemoryHashStore:
         return node
 
     def get_many(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        # The proofs' hot loop: index << 5 is index * HASH_SIZE.
         levels = self._levels
         return [bytes(levels[level][index << 5 : (index + 1) << 5]) for level, index in nodes]
 
