@@ -76,5 +76,26 @@ def bench_verify(
         console.print(f"{key:>26}: {value}")
 
 
+@bench_app.command("journal")
+def bench_journal(
+    postgres: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL URL ('' to skip)."
+    ),
+    leaves: int = typer.Option(1_000_000, help="Merkle leaves for the proof figures."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Durable appends per backend, inclusion proofs at a million leaves, replay speed."""
+    from clearhouse.bench.journal_bench import run_journal_bench
+
+    result = run_journal_bench(postgres or None, leaves)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console()
+    for key, value in result.items():
+        if key != "merkle":
+            console.print(f"{key:>32}: {value}")
+
+
 def main() -> None:
     app()
