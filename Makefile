@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CORE_SOURCES := $(wildcard clearhouse/core/*.py)
 COMPILED := clearhouse/core/.compiled
 
-.PHONY: demo test lint typecheck unit bench bench-core fuzz compile pure clean
+.PHONY: demo test lint typecheck unit bench bench-core fuzz crash compile pure clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: bench-core
 # Long property-based run of the core's stateful test (the suite runs a short one).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/core/test_stateful.py
+
+# Long crash run of the journal: 300 SIGKILLs of a journaling process (the suite runs 30).
+crash: $(COMPILED)
+	CRASH_KILLS=300 $(BIN)/pytest -q tests/journal/test_crash.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info clearhouse/core/*.so $(COMPILED)

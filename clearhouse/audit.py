@@ -70,7 +70,7 @@ from clearhouse.journal.checkpoint import (
     parse_signed_checkpoint,
 )
 from clearhouse.journal.entry import JournalEntry, decode_entry, entry_bytes, next_chain_head
-from clearhouse.journal.journal import InclusionProof
+from clearhouse.journal.journal import InclusionProof, restore_snapshot
 from clearhouse.journal.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -754,7 +754,7 @@ class _Auditor:
             return
         label = f"snapshot at seq {seq}"
         try:
-            restored = Engine.restore(self.genesis, data)
+            restored = restore_snapshot(self.genesis, data)
         except (SnapshotError, msgspec.DecodeError, ValueError) as exc:
             self.report.warnings.append(f"{label} does not restore ({exc}): recovery skips it")
             return
@@ -1058,7 +1058,7 @@ def plan_replay(
         if seq > target:
             continue
         try:
-            restored = Engine.restore(genesis, data)
+            restored = restore_snapshot(genesis, data)
         except (SnapshotError, msgspec.DecodeError, ValueError) as exc:
             plan.skipped_snapshots.append(f"snapshot at seq {seq} does not restore: {exc}")
             continue

@@ -57,6 +57,7 @@ from clearhouse.journal import (
     sign_checkpoint,
     time_extension,
 )
+from clearhouse.journal.journal import snapshot_blob
 from clearhouse.testing import TestVenue, signer_for, standard_genesis
 
 runner = CliRunner()
@@ -491,7 +492,7 @@ def test_a_snapshot_of_another_state_is_found(built: Built, tmp_path: Path) -> N
     for at, (tx, ts) in enumerate(built.sequenced[:seq], start=1):
         # the same history but the forged order accepted as if its signature were valid
         engine.apply(Sequenced(at, ts, tx), True)
-    run_sql(path, ("UPDATE snapshots SET data = ? WHERE seq = ?", (engine.snapshot(), seq)))
+    run_sql(path, ("UPDATE snapshots SET data = ? WHERE seq = ?", (snapshot_blob(engine), seq)))
     expect_fault(path, f"snapshot at seq {seq}: it restores to state digest")
 
 

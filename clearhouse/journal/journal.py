@@ -95,7 +95,7 @@ class Journal:
         self.tree = MerkleTree(self._hashes)
         self.engine = self._recover()
         self._last_ns = self.engine.timestamp_ns
-        self._since_snapshot = 0
+        self._since_snapshot = self.engine.seq - self._snapshot_seq
         self._since_checkpoint = self.engine.seq - self._last_checkpoint_size()
         self.checkpoints = CheckpointSigner(
             operator,
@@ -117,20 +117,34 @@ class Journal:
 
     def _recover(self) -> Engine:
         engine = Engine(self.genesis)
-        for seq, data in self.store.snapshots():
-            try:
-                engine = Engine.restore(self.genesis, data)
-            except SnapshotError:
-                continue  # damaged: an older snapshot, or genesis, will do
-            if seq != engine.seq:
-                continue
-            break
+        self._snapshot_seq = 0
+        for seq, blob in self.store.snapshots():
+            restored = self._restore(seq, blob)
+            if restored is not None:
+                engine = restored
+                self._snapshot_seq = seq
+                break
         size = self.store.size()
         self._replay_tail(engine)
         if engine.seq != size:
             raise JournalError(f"recovered to seq {engine.seq}, the record ends at {size}")
         if self.tree.size != size:
             raise JournalError(f"tree holds {self.tree.size} leaves for {size} entries")
+        return engine
+
+    def _restore(self, seq: int, blob: bytes) -> Engine | None:
+        """The engine a stored snapshot holds, or None if it is damaged in any way: it
+        must decode, restore, hash to the digest stored with it, and end on the chain
+        head the record has at its seq."""
+        try:
+            engine = restore_snapshot(self.genesis, blob)
+        except SnapshotError:
+            return None
+        if engine.seq != seq:
+            return None
+        recorded = next(self.store.read(seq, seq + 1), None)
+        if seq and (recorded is None or recorded.chain_head != engine.chain_head):
+            return None
         return engine
 
     def _replay_tail(self, engine: Engine, batch: int = 4_096) -> None:
@@ -163,28 +177,31 @@ class Journal:
     def submit(self, txs: Sequence[Transaction]) -> list[Receipt]:
         if self._failed is not None:
             raise JournalError(f"journal stopped: {self._failed}")
-        # 1. verify
-        verdicts = self._verify(txs)
+        engine = self.engine
+        first = engine.seq + 1
         entries: list[JournalEntry] = []
         receipts: list[Receipt] = []
-        engine = self.engine
-        for tx, signature_valid in zip(txs, verdicts, strict=True):
-            # 2. sequence
-            now = max(self._clock(), self._last_ns)
-            self._last_ns = now
-            seq = engine.seq + 1
-            # 3. apply
-            outcome = engine.apply(Sequenced(seq, now, tx), signature_valid)
-            entry = JournalEntry(seq, now, encode(tx), encode(outcome), engine.chain_head)
-            leaf = self.tree.append(entry_bytes(entry))
-            entries.append(entry)
-            receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
-        # 4. append: one durable commit for the batch
         try:
+            # 1. verify
+            verdicts = self._verify(txs)
+            for tx, signature_valid in zip(txs, verdicts, strict=True):
+                # 2. sequence
+                now = max(self._clock(), self._last_ns)
+                self._last_ns = now
+                seq = engine.seq + 1
+                # 3. apply
+                outcome = engine.apply(Sequenced(seq, now, tx), signature_valid)
+                entry = JournalEntry(seq, now, encode(tx), encode(outcome), engine.chain_head)
+                leaf = self.tree.append(entry_bytes(entry))
+                entries.append(entry)
+                receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
+            # 4. append: one durable commit for the batch
             self.store.append(entries, self._hashes.take_pending())
         except Exception as exc:
+            # Anything failing once the engine may have moved leaves it ahead of the
+            # record: stop, and let the next start recover from the record.
             self._hashes.discard_pending()
-            self._failed = f"append failed after seq {engine.seq - len(entries)}: {exc}"
+            self._failed = f"batch from seq {first} not recorded: {type(exc).__name__}: {exc}"
             raise JournalError(self._failed) from exc
         self._after_commit(len(entries))
         # 5. receipt
@@ -199,7 +216,8 @@ class Journal:
             self.checkpoint()
 
     def snapshot(self) -> int:
-        self.store.save_snapshot(self.engine.seq, self.engine.snapshot())
+        """Store the state digest and the snapshot; recovery checks one against the other."""
+        self.store.save_snapshot(self.engine.seq, snapshot_blob(self.engine))
         self._since_snapshot = 0
         return self.engine.seq
 
@@ -248,6 +266,20 @@ class Journal:
 
     def close(self) -> None:
         self.store.close()
+
+
+def snapshot_blob(engine: Engine) -> bytes:
+    """What the journal stores as a snapshot: the state digest, then the snapshot."""
+    return engine.digest() + engine.snapshot()
+
+
+def restore_snapshot(genesis: Genesis, blob: bytes) -> Engine:
+    """The engine in a stored snapshot; SnapshotError unless it hashes to its digest."""
+    digest, data = blob[:32], blob[32:]
+    engine = Engine.restore(genesis, data)
+    if engine.digest() != digest:
+        raise SnapshotError("the snapshot restores to a state other than its digest")
+    return engine
 
 
 def outcome_of(entry: JournalEntry) -> Outcome:

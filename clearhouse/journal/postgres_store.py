@@ -85,13 +85,14 @@ class PostgresJournal:
         if setting is None or setting[0] == "off":
             conn.execute("SET synchronous_commit = on")
         names = {t: self._table(t) for t in _TABLES}
-        with conn.transaction():
-            if self.schema is not None:
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-                )
-            for statement in _DDL:
-                conn.execute(sql.SQL(statement).format(**names))
+        # Create only what is missing: CREATE ... IF NOT EXISTS checks the privilege to
+        # create before it checks existence, and a journal's role may not hold it.
+        present = conn.execute(
+            "SELECT count(to_regclass(name)) FROM unnest(%s::text[]) AS name",
+            ([names[t].as_string(conn) for t in _TABLES],),
+        ).fetchone()
+        if present is None or present[0] < len(_TABLES):
+            self._create(names)
 
         def q(text: LiteralString) -> bytes:
             return sql.SQL(text).format(**names).as_bytes(conn)
@@ -123,6 +124,15 @@ class PostgresJournal:
         self._q_snapshot_before = q(
             "SELECT seq, data FROM {snapshots} WHERE seq < %s ORDER BY seq DESC LIMIT 1"
         )
+
+    def _create(self, names: dict[str, sql.Identifier]) -> None:
+        with self._conn.transaction():
+            if self.schema is not None:
+                self._conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+            for statement in _DDL:
+                self._conn.execute(sql.SQL(statement).format(**names))
 
     def _table(self, name: str) -> sql.Identifier:
         if self.schema is None:
