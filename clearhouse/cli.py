@@ -40,7 +40,7 @@ def bench_core(
     orders: int = typer.Option(1_000_000, help="Transactions in the timed workload."),
     seed: int = typer.Option(7, help="Workload seed."),
     sweep_every: int = typer.Option(
-        100_000, help="Full invariant sweep every N transactions (0: only at the end)."
+        0, help="Also run the full invariant sweep every N transactions (0: at the end only)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
