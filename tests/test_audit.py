@@ -426,7 +426,19 @@ def test_a_changed_stored_tree_node_is_found_at_the_entry_that_closes_it(
     built: Built, tmp_path: Path
 ) -> None:
     path = copy_of(built, tmp_path)
-    run_sql(path, ("UPDATE nodes SET hash = ? WHERE level = 1 AND idx = 3", (bytes(32),)))
+    # Node (1, 3) sits inside a run of level-1 hashes: zero its 32 bytes there.
+    db = sqlite3.connect(path)
+    first, hashes = db.execute(
+        "SELECT first_idx, hashes FROM node_runs WHERE level = 1 AND first_idx <= 3"
+        " ORDER BY first_idx DESC LIMIT 1"
+    ).fetchone()
+    db.close()
+    at = (3 - first) * 32
+    damaged = bytes(hashes[:at]) + bytes(32) + bytes(hashes[at + 32 :])
+    run_sql(
+        path,
+        ("UPDATE node_runs SET hashes = ? WHERE level = 1 AND first_idx = ?", (damaged, first)),
+    )
     # node (1, 3) covers leaves 6 and 7: it is closed by leaf 7, entry 8
     expect_fault(path, "entry 8 (seq 8): stored Merkle node (1, 3)")
 

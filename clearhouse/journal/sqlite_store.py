@@ -5,6 +5,11 @@ close are inserted with executemany and committed; with `synchronous=FULL` the
 commit returns after the WAL is fsynced, so a returned append survives a crash
 or power loss. One commit per batch is the group commit: its fsync is shared by
 every transaction in the batch.
+
+Tree nodes are stored as runs: one row per level per batch holding the
+concatenated hashes of consecutive nodes, so a batch of a thousand entries writes
+a dozen node rows instead of two thousand. A run must continue its level exactly
+where the stored ones end; anything else is refused as an integrity error.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from clearhouse.journal.entry import JournalEntry
+from clearhouse.journal.merkle import HASH_SIZE
 from clearhouse.journal.store import Node
 
 _SCHEMA = """
@@ -25,11 +31,11 @@ CREATE TABLE IF NOT EXISTS entries (
     outcome BLOB NOT NULL,
     chain_head BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS nodes (
+CREATE TABLE IF NOT EXISTS node_runs (
     level INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
+    first_idx INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (level, first_idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
@@ -63,7 +69,10 @@ class SqliteJournal:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(e.seq, e.timestamp_ns, e.tx, e.outcome, e.chain_head) for e in entries],
             )
-            self._db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+            self._db.executemany(
+                "INSERT INTO node_runs (level, first_idx, hashes) VALUES (?, ?, ?)",
+                self._runs(nodes),
+            )
 
     def read(self, start_seq: int = 1, stop_seq: int | None = None) -> Iterator[JournalEntry]:
         stop = stop_seq if stop_seq is not None else 2**63 - 1
@@ -76,10 +85,35 @@ class SqliteJournal:
             yield JournalEntry(seq, timestamp_ns, bytes(tx), bytes(outcome), bytes(chain_head))
 
     def nodes(self) -> Iterator[Node]:
-        for level, idx, node in self._db.execute(
-            "SELECT level, idx, hash FROM nodes ORDER BY level, idx"
+        for level, first, hashes in self._db.execute(
+            "SELECT level, first_idx, hashes FROM node_runs ORDER BY level, first_idx"
         ):
-            yield level, idx, bytes(node)
+            for offset in range(0, len(hashes), HASH_SIZE):
+                yield level, first + offset // HASH_SIZE, bytes(hashes[offset : offset + HASH_SIZE])
+
+    def _runs(self, nodes: Sequence[Node]) -> list[tuple[int, int, bytes]]:
+        """Nodes grouped into one run per level; each must continue its stored level."""
+        levels: dict[int, tuple[int, list[bytes]]] = {}
+        for level, index, node in sorted(nodes, key=lambda n: (n[0], n[1])):
+            if len(node) != HASH_SIZE:
+                raise sqlite3.IntegrityError(f"node ({level}, {index}) is not {HASH_SIZE} bytes")
+            run = levels.get(level)
+            if run is None:
+                run = levels[level] = (index, [])
+                stored = self._db.execute(
+                    "SELECT first_idx + length(hashes) / ? FROM node_runs WHERE level = ?"
+                    " ORDER BY first_idx DESC LIMIT 1",
+                    (HASH_SIZE, level),
+                ).fetchone()
+                if index != (stored[0] if stored else 0):
+                    raise sqlite3.IntegrityError(
+                        f"node ({level}, {index}) does not extend its level"
+                    )
+            first, hashes = run
+            if index != first + len(hashes):
+                raise sqlite3.IntegrityError(f"node ({level}, {index}) out of order in the batch")
+            hashes.append(node)
+        return [(level, first, b"".join(hashes)) for level, (first, hashes) in levels.items()]
 
     def save_checkpoint(self, size: int, note: bytes) -> None:
         with self._transaction():
