@@ -31,7 +31,13 @@ from typing import Any, Final
 
 from sortedcontainers import SortedDict
 
-from clearhouse.bench.workload import GC_NOTE, Workload, frozen_heap, generate_workload
+from clearhouse.bench.workload import (
+    GC_NOTE,
+    Workload,
+    frozen_heap,
+    generate_workload,
+    latency_figures,
+)
 from clearhouse.core import (
     CancelOrder,
     Kind,
@@ -221,16 +227,11 @@ def replay(workload: Workload) -> tuple[dict[str, Any], SortedBookExchange]:
             else:
                 rejects += 1
         elapsed_ns = clock() - started
-    latencies.sort()
-    count = len(latencies)
     result = {
         "benchmark": "sorted_book",
-        "orders": count,
+        "orders": len(latencies),
         "seed": workload.seed,
-        "tx_per_s": round(count / (elapsed_ns / 1e9)),
-        "p50_us": round(latencies[count // 2] / 1e3, 2),
-        "p99_us": round(latencies[min(count - 1, count * 99 // 100)] / 1e3, 2),
-        "max_us": round(latencies[-1] / 1e3, 2),
+        **latency_figures(latencies, elapsed_ns),
         "fills": fills,
         "rejects": rejects,
         "gc": GC_NOTE,

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from clearhouse import CORE_BUILD
-from clearhouse.bench.workload import GC_NOTE, frozen_heap, generate_workload
+from clearhouse.bench.workload import GC_NOTE, frozen_heap, generate_workload, latency_figures
 from clearhouse.core import Accepted, Engine, TradeExecuted
 
 
@@ -43,17 +43,12 @@ def run_core_bench(orders: int, seed: int, sweep_interval_txs: int = 0) -> dict[
     sweep_started = clock()
     engine.check_invariants()
     final_sweep_ms = (clock() - sweep_started) / 1e6
-    latencies.sort()
-    count = len(latencies)
     return {
         "benchmark": "core",
-        "orders": count,
+        "orders": len(latencies),
         "seed": seed,
         "accounts": workload.accounts,
-        "tx_per_s": round(count / (elapsed_ns / 1e9)),
-        "p50_us": round(latencies[count // 2] / 1e3, 2),
-        "p99_us": round(latencies[min(count - 1, count * 99 // 100)] / 1e3, 2),
-        "max_us": round(latencies[-1] / 1e3, 2),
+        **latency_figures(latencies, elapsed_ns),
         "fills": fills,
         "rejects": rejects,
         "invariants": {

@@ -139,3 +139,15 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def latency_figures(latencies: list[int], elapsed_ns: int) -> dict[str, float]:
+    """Throughput and latency percentiles of a timed run (latencies in ns, sorted here)."""
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "tx_per_s": round(count / (elapsed_ns / 1e9)),
+        "p50_us": round(latencies[count // 2] / 1e3, 2),
+        "p99_us": round(latencies[min(count - 1, count * 99 // 100)] / 1e3, 2),
+        "max_us": round(latencies[-1] / 1e3, 2),
+    }
