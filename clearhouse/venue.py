@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from clearhouse.auth.signing import Signer, sign_transaction
-from clearhouse.auth.verifier import VerifierPool, verify_transaction
+from clearhouse.auth.verifier import VerifierPool, verify_transaction, verify_transactions
 from clearhouse.core import Engine, Genesis, Outcome, Payload, Sequenced, Transaction
 
 Clock = Callable[[], int]
@@ -74,11 +74,7 @@ def replay(
     pending: list[Sequenced] = []
 
     def flush() -> None:
-        txs = [entry.tx for entry in pending]
-        if pool is None:
-            verdicts = [verify_transaction(genesis.venue_id, tx) for tx in txs]
-        else:
-            verdicts = pool.verify_batch(genesis.venue_id, txs)
+        verdicts = verify_transactions(genesis.venue_id, [entry.tx for entry in pending], pool)
         for entry, signature_valid in zip(pending, verdicts, strict=True):
             engine.apply(entry, signature_valid)
         pending.clear()

@@ -146,3 +146,12 @@ class VerifierPool:
     def __repr__(self) -> str:
         state = "closed" if self._executor is None else "open"
         return f"VerifierPool(workers={self.workers}, {state})"
+
+
+def verify_transactions(
+    venue_id: str, txs: Sequence[Transaction], pool: VerifierPool | None = None
+) -> list[bool]:
+    """One verdict per transaction: on the pool when given, else in this process."""
+    if pool is None:
+        return [verify_transaction(venue_id, tx) for tx in txs]
+    return pool.verify_batch(venue_id, txs)

@@ -193,11 +193,13 @@ class Authority:
     def governors(self) -> list[KeyRecord]:
         return [k for k in self.keys.values() if k.roles & GOVERNOR and not k.void_from_seq]
 
-    def governor_owners(self) -> list[str]:
-        """Distinct owners holding the governor role: the threshold counts people, not keys."""
+    def governor_owners(self, without: KeyRecord | None = None) -> list[str]:
+        """Distinct owners holding the governor role (through any key but `without`):
+        the threshold counts people, not keys."""
         owners: dict[str, None] = {}
         for key in self.governors():
-            owners[key.owner] = None
+            if key is not without:
+                owners[key.owner] = None
         return list(owners)
 
 

@@ -210,7 +210,7 @@ def _check_grant(state: State, action: GrantRole) -> Rejection | None:
             return Rejection(ErrorCode.INVALID_ACTION, f"the key belongs to {key.owner!r}")
         if key.roles & bit:
             return Rejection(ErrorCode.INVALID_ACTION, f"the key already holds {action.role.value}")
-    pair = incompatible_pair(authority.owner_roles(action.owner) | bit)
+    pair = incompatible_pair(authority.owner_masks.get(action.owner, 0) | bit)
     if pair is not None:
         return Rejection(
             ErrorCode.ROLES_INCOMPATIBLE,
@@ -227,20 +227,12 @@ def _check_revoke(state: State, action: RevokeRole) -> Rejection | None:
         return Rejection(ErrorCode.INVALID_ACTION, f"the key does not hold {action.role.value}")
     if (
         action.role is Role.GOVERNOR
-        and _governor_owners_after_revoke(state, key) < state.authority.rules.threshold
+        and len(state.authority.governor_owners(without=key)) < state.authority.rules.threshold
     ):
         return Rejection(
             ErrorCode.QUORUM_WOULD_BREAK, "fewer governors than the threshold would remain"
         )
     return None
-
-
-def _governor_owners_after_revoke(state: State, revoked: KeyRecord) -> int:
-    owners: dict[str, None] = {}
-    for key in state.authority.governors():
-        if key is not revoked:
-            owners[key.owner] = None
-    return len(owners)
 
 
 def _check_rotate(state: State, action: RotateKey) -> Rejection | None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from clearhouse.auth.signing import Signer
-from clearhouse.auth.verifier import VerifierPool, verify_transaction
+from clearhouse.auth.verifier import VerifierPool, verify_transactions
 from clearhouse.core import Engine, Genesis, Outcome, Sequenced, Transaction, genesis_digest
 from clearhouse.core.codec import decode_outcome, encode
 from clearhouse.core.snapshot import SnapshotError
@@ -167,10 +167,7 @@ class Journal:
                 raise JournalError(f"entry {entry.seq} does not re-execute to its recorded outcome")
 
     def _verify(self, txs: Sequence[Transaction]) -> list[bool]:
-        venue = self.genesis.venue_id
-        if self._pool is None:
-            return [verify_transaction(venue, tx) for tx in txs]
-        return self._pool.verify_batch(venue, txs)
+        return verify_transactions(self.genesis.venue_id, txs, self._pool)
 
     # -- the write path --------------------------------------------------------------
 
@@ -234,18 +231,14 @@ class Journal:
 
     def prove(self, leaf_index: int) -> InclusionProof:
         """An inclusion proof of one entry against the latest checkpoint that holds it."""
-        for size, note in reversed(self.store.checkpoints()):
-            if leaf_index < size:
-                entry = next(self.store.read(leaf_index + 1, leaf_index + 2))
-                return InclusionProof(
-                    leaf_index,
-                    entry_bytes(entry),
-                    size,
-                    self.tree.inclusion_proof(leaf_index, size),
-                    note,
-                )
-            break
-        raise ValueError(f"no checkpoint covers entry {leaf_index} yet")
+        checkpoints = self.store.checkpoints()
+        if not checkpoints or leaf_index >= checkpoints[-1][0]:
+            raise ValueError(f"no checkpoint covers entry {leaf_index} yet")
+        size, note = checkpoints[-1]
+        entry = next(self.store.read(leaf_index + 1, leaf_index + 2))
+        return InclusionProof(
+            leaf_index, entry_bytes(entry), size, self.tree.inclusion_proof(leaf_index, size), note
+        )
 
     def verifier(self) -> NoteVerifier:
         return self.checkpoints.verifier()
