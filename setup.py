@@ -20,6 +20,8 @@ COMPILED_MODULES = (
     "ledger",
     "market",
     "margin",
+    "risk_arrays",
+    "portfolio",
     "state",
     "checks",
     "shapes",
@@ -30,6 +32,12 @@ COMPILED_MODULES = (
     "engine",
     "authority",
     "keys",
+    "controls",
+    "mmp",
+    "oracle_state",
+    "settlement",
+    "funding",
+    "liquidation",
 )
 
 

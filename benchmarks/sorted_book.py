@@ -200,9 +200,6 @@ class SortedBookExchange:
         for book in books:
             tick = book.tick_size
             book.mark = max(1, (tx.price + tick // 2) // tick)
-        for mark in tx.marks:
-            book = self.books[mark.instrument]
-            book.mark = mark.price // book.tick_size
         return 0
 
 

@@ -56,6 +56,24 @@ def bench_core(
         console.print(f"{key:>12}: {value}")
 
 
+@bench_app.command("margin")
+def bench_margin(
+    accounts: int = typer.Option(100_000, help="Portfolio-margin accounts holding options."),
+    seed: int = typer.Option(7, help="Seed of the positions each account takes."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Re-margin every portfolio account after one oracle update (200 options, one index)."""
+    from clearhouse.bench.margin_bench import run_margin_bench
+
+    result = run_margin_bench(accounts, seed)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console()
+    for key, value in result.items():
+        console.print(f"{key:>22}: {value}")
+
+
 @bench_app.command("verify")
 def bench_verify(
     count: int = typer.Option(20_000, help="Signed transactions verified by each method."),

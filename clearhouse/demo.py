@@ -8,7 +8,7 @@ positions, equity, margin and the state digest.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -48,13 +48,14 @@ def usd(units: int) -> str:
     return f"{sign}{whole:,}.{fraction // 10_000:02d}"
 
 
-def script() -> Iterator[tuple[str, Payload, str | None]]:
-    """(caption, payload, signer name or None for the payload's usual signer)."""
+def script(now: Callable[[], int]) -> Iterator[tuple[str, Payload, str | None]]:
+    """(caption, payload, signer name or None for the payload's usual signer); `now`
+    is the clock the oracle's observations are stamped with."""
     yield "custodian credits the makers", Deposit("maker-a", "USDC", 2_000_000 * USD), None
     yield "", Deposit("maker-b", "USDC", 2_000_000 * USD), None
     yield "custodian credits the trader", Deposit("trader", "USDC", 50_000 * USD), None
     yield "trader signs a deposit to itself", Deposit("trader", "USDC", 10**6 * USD), "trader"
-    yield "oracle prices BTC-USD at 100,000", OracleUpdate("BTC-USD", 100_000 * USD), None
+    yield "oracle prices BTC-USD at 100,000", OracleUpdate("BTC-USD", 100_000 * USD, now()), None
     for maker, offset in (("maker-a", 0), ("maker-b", 1)):
         for level in range(3):
             ticks = (level + 1 + offset) * 20
@@ -69,7 +70,7 @@ def script() -> Iterator[tuple[str, Payload, str | None]]:
     hit = PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD)
     yield "trader sells into the bid", hit, None
     yield "maker-a tries to cancel the trader's orders", CancelAll("trader"), "maker-a"
-    yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD), None
+    yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD, now()), None
     too_big = PlaceOrder(
         "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
     )
@@ -111,7 +112,7 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
             "receipt comes back."
         )
         trade_leaf = -1
-        for caption, payload, signer in script():
+        for caption, payload, signer in script(lambda: signing.now_ns):
             signing.now_ns += 1_000_000
             receipt = journal.submit([signing.sign(payload, signer)])[0]
             outcome = receipt.outcome

@@ -20,16 +20,22 @@ from clearhouse.core import (
     Deposit,
     EngineConfig,
     ExecuteProposal,
+    ExpiryQuote,
+    FundingTick,
     Genesis,
     GenesisKey,
     GovernanceRules,
+    HaltMarket,
     Instrument,
+    Liquidate,
     OracleUpdate,
     Outcome,
     Payload,
     Propose,
+    ResumeMarket,
     Role,
     Sequenced,
+    SettleExpiry,
     Transaction,
     make_genesis,
 )
@@ -40,8 +46,10 @@ GOVERNORS: Final = ("gov-a", "gov-b", "gov-c")
 CUSTODIAN: Final = "custody"
 ORACLE: Final = "oracle"
 KEEPER: Final = "keeper"
+RISK_OFFICER: Final = "risk-officer"
 VENUE_ID: Final = "clearhouse-test"
 _GOVERNANCE_TYPES: Final = (Propose, Approve, CancelProposal, ExecuteProposal)
+_KEEPER_TYPES: Final = (Liquidate, SettleExpiry, FundingTick)
 
 
 def signer_for(name: str) -> Ed25519Signer:
@@ -57,13 +65,20 @@ def standard_genesis(
     venue_id: str = VENUE_ID,
     market_makers: Iterable[str] = (),
 ) -> Genesis:
-    """Three governors (2 of 3), a custodian, an oracle, a keeper, and one key per trader."""
+    """Three governors (2 of 3), a custodian, an oracle, a keeper, a risk officer, and
+    one key per trader. Without a `config`, the per-key rate limit is off (tests and
+    benchmarks drive thousands of orders a millisecond); every other default holds."""
     keys = [GenesisKey(signer_for(g).public_key(), g, (Role.GOVERNOR,)) for g in GOVERNORS]
     keys.append(GenesisKey(signer_for(CUSTODIAN).public_key(), CUSTODIAN, (Role.CUSTODIAN,)))
     keys.append(GenesisKey(signer_for(ORACLE).public_key(), ORACLE, (Role.ORACLE,)))
     keys.append(GenesisKey(signer_for(KEEPER).public_key(), KEEPER, (Role.KEEPER,)))
+    keys.append(
+        GenesisKey(signer_for(RISK_OFFICER).public_key(), RISK_OFFICER, (Role.RISK_OFFICER,))
+    )
     keys += [GenesisKey(signer_for(t).public_key(), t, (Role.TRADER,)) for t in traders]
     keys += [GenesisKey(signer_for(m).public_key(), m, (Role.MARKET_MAKER,)) for m in market_makers]
+    if config is None:
+        config = EngineConfig(rate_limit_messages=0)
     return make_genesis(venue_id, tuple(keys), instruments, governance, config)
 
 
@@ -75,6 +90,10 @@ def default_signer_name(payload: Payload) -> str:
         return ORACLE
     if isinstance(payload, _GOVERNANCE_TYPES):
         return GOVERNORS[0]
+    if isinstance(payload, _KEEPER_TYPES):
+        return KEEPER
+    if isinstance(payload, (HaltMarket, ResumeMarket)):
+        return RISK_OFFICER
     account = getattr(payload, "account", None) or getattr(payload, "source", None)
     if not isinstance(account, str):
         raise ValueError(f"no default signer for {type(payload).__name__}")
@@ -118,6 +137,18 @@ class TestVenue:
         else:
             self.now_ns += self.step_ns
         return self.submit(self.sign(payload, by))
+
+    def oracle(
+        self,
+        index: str,
+        price: int,
+        expiries: tuple[ExpiryQuote, ...] = (),
+        by: str = ORACLE,
+        at_ns: int | None = None,
+    ) -> Outcome:
+        """An oracle update observed at the moment it is sequenced."""
+        at = self.now_ns + self.step_ns if at_ns is None else at_ns
+        return self.apply(OracleUpdate(index, price, at, expiries), by=by, at_ns=at)
 
     def submit(self, tx: Transaction, at_ns: int | None = None) -> Outcome:
         """Sequence and apply an already-built transaction (crafted ones included)."""

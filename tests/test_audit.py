@@ -86,6 +86,8 @@ class Built:
 
 Step = tuple[Payload, str | None, bool]
 """A payload, who signs it (None: its usual signer), whether to forge the signature."""
+OBSERVED_AT_SEQUENCING = 0
+"""An oracle update's observation time to be stamped with its batch's sequencing time."""
 
 
 def _session() -> list[list[Step]]:
@@ -106,7 +108,7 @@ def _session() -> list[list[Step]]:
         one(Deposit("alice", "USDC", 10**6 * USD)),  # 1
         one(Deposit("bob", "USDC", 10**6 * USD)),  # 2
         one(Deposit("mm", "USDC", 10**7 * USD)),  # 3
-        one(OracleUpdate("BTC-USD", PX)),  # 4
+        one(OracleUpdate("BTC-USD", PX, OBSERVED_AT_SEQUENCING)),  # 4
         quotes,  # 5..10: asks are orders 5, 6, 7; bids 8, 9, 10
         one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 15, price=PX + 2 * USD)),  # 11: fills 5, 6
         one(PlaceOrder("bob", "BTC-PERP", Side.SELL, 12, price=PX - 2 * USD)),  # 12: fills 8, 9
@@ -114,7 +116,9 @@ def _session() -> list[list[Step]]:
         one(CancelOrder("mm", order_id=7)),  # 14
         one(PlaceOrder("alice", "BTC-PERP", Side.BUY, 5, price=PX - USD)),  # 15: rests
         one(PlaceOrder("bob", "BTC-PERP", Side.SELL, 5, price=PX - USD)),  # 16: fills 15
-        one(OracleUpdate("BTC-USD", PX - 500 * USD)),  # 17
+        # 17: the perpetual marks at the index plus the book's premium, capped at 1 %:
+        # a fall of 2,000 moves its mark although the book's mid stays at PX.
+        one(OracleUpdate("BTC-USD", PX - 2_000 * USD, OBSERVED_AT_SEQUENCING)),
         one(CancelAll("mm")),  # 18: cancels 6, 9, 10
         [
             (Deposit("alice", "USDC", 1_000 * USD), None, False),  # 19
@@ -150,7 +154,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     for batch in _session():
         venue.now_ns += 1_000
         txs = []
-        for payload, by, forge in batch:
+        for given, by, forge in batch:
+            payload = given
+            if isinstance(given, OracleUpdate) and given.observed_ns == OBSERVED_AT_SEQUENCING:
+                payload = msgspec.structs.replace(given, observed_ns=venue.now_ns)
             tx = venue.sign(payload, by)
             if forge:
                 tx = msgspec.structs.replace(tx, signature=bytes(64))

@@ -25,10 +25,11 @@ from clearhouse.venue import Client, LocalVenue, replay
 
 GENESIS = standard_genesis(["alice", "bob"])
 BTC = 100_000_000_000
+START_NS = 1_700_000_000 * 10**9
 
 
 def ticking_clock() -> Iterator[int]:
-    return itertools.count(1_700_000_000 * 10**9, 1_000)
+    return itertools.count(START_NS, 1_000)
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +38,18 @@ def pool() -> Iterator[VerifierPool]:
         yield verifier
 
 
-def session(venue: LocalVenue) -> list[object]:
+def session() -> list[object]:
+    """Signed at the clock's start, so that every venue sequences them identically
+    (the oracle's observation time and the sequencing times are part of the state)."""
     clients = {
         name: Client(signer_for(name), GENESIS.venue_id)
         for name in (CUSTODIAN, ORACLE, "alice", "bob")
     }
-    now = venue.now_ns()
+    now = START_NS
     return [
         clients[CUSTODIAN].sign(Deposit("alice", "USDC", 10**10), now),
         clients[CUSTODIAN].sign(Deposit("bob", "USDC", 10**10), now),
-        clients[ORACLE].sign(OracleUpdate("BTC-USD", BTC), now),
+        clients[ORACLE].sign(OracleUpdate("BTC-USD", BTC, now), now),
         clients["alice"].sign(PlaceOrder("alice", "BTC-PERP", Side.SELL, 10, price=BTC), now),
         clients["bob"].sign(PlaceOrder("bob", "BTC-PERP", Side.BUY, 10, price=BTC), now),
     ]
@@ -55,7 +58,7 @@ def session(venue: LocalVenue) -> list[object]:
 def test_a_batch_verified_on_the_pool_trades(pool: VerifierPool) -> None:
     clock = ticking_clock()
     venue = LocalVenue(GENESIS, clock=lambda: next(clock))
-    outcomes = venue.submit_batch(session(venue), pool)  # type: ignore[arg-type]
+    outcomes = venue.submit_batch(session(), pool)  # type: ignore[arg-type]
     assert all(isinstance(o, Accepted) for o in outcomes)
     last = outcomes[-1]
     assert isinstance(last, Accepted)
@@ -66,7 +69,7 @@ def test_the_pool_and_the_single_path_agree_and_a_forgery_is_refused(pool: Verif
     clock_a, clock_b = ticking_clock(), ticking_clock()
     one = LocalVenue(GENESIS, clock=lambda: next(clock_a))
     many = LocalVenue(GENESIS, clock=lambda: next(clock_b))
-    txs = session(one)
+    txs = session()
     forged = msgspec.structs.replace(txs[-1], signature=bytes(64))  # type: ignore[type-var]
     txs = [*txs[:-1], forged]
     single = [one.submit(tx) for tx in txs]  # type: ignore[arg-type]
@@ -81,7 +84,7 @@ def test_replay_re_verifies_every_signature(pool: VerifierPool) -> None:
     clock = ticking_clock()
     venue = LocalVenue(GENESIS, clock=lambda: next(clock))
     log: list[Sequenced] = []
-    for tx in session(venue):
+    for tx in session():
         venue.submit(tx)  # type: ignore[arg-type]
         log.append(Sequenced(venue.engine.seq, venue._last_ns, tx))  # type: ignore[arg-type]
     for verifier in (None, pool):

@@ -69,7 +69,10 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
 
     setup = [wrap(Deposit(name, "USDC", 50_000_000_000), CUSTODIAN) for name in names]
     marks = {index: price for _, index, price, _ in INSTRUMENTS}
-    setup += [wrap(OracleUpdate(index, price), ORACLE) for index, price in marks.items()]
+    setup += [
+        wrap(OracleUpdate(index, price, now + TIMESTEP_NS), ORACLE)
+        for index, price in marks.items()
+    ]
 
     resting: list[tuple[str, int]] = []
     flow: list[Sequenced] = []
@@ -78,7 +81,7 @@ def generate_workload(orders: int, seed: int, accounts: int = 1_000) -> Workload
         if draw < 0.0005:
             instrument, index, _, tick = rng.choice(INSTRUMENTS)
             marks[index] += rng.randint(-5, 5) * tick
-            flow.append(wrap(OracleUpdate(index, marks[index]), ORACLE))
+            flow.append(wrap(OracleUpdate(index, marks[index], now + TIMESTEP_NS), ORACLE))
             continue
         if draw < 0.25 and resting:
             slot = rng.randrange(len(resting))

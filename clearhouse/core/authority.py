@@ -45,11 +45,20 @@ from clearhouse.core.txs import (
     CancelWithdrawal,
     Deposit,
     ExecuteProposal,
+    FundingTick,
+    HaltMarket,
+    KillSwitch,
+    Liquidate,
     OracleUpdate,
     PlaceOrder,
     Propose,
+    ResetMMP,
+    ResumeMarket,
     RevokeSubKey,
     RotateSubKey,
+    SetMarginMode,
+    SetMMP,
+    SettleExpiry,
     SubKeyScope,
     Transaction,
     Transfer,
@@ -72,6 +81,15 @@ PERMITTED: Final[dict[type, tuple[int, str]]] = {
     CancelAll: (TRADING, "account"),
     AmendOrder: (TRADING, "account"),
     OracleUpdate: (ROLE_BITS[Role.ORACLE], ""),
+    HaltMarket: (ROLE_BITS[Role.RISK_OFFICER] | ROLE_BITS[Role.SURVEILLANCE], ""),
+    ResumeMarket: (ROLE_BITS[Role.RISK_OFFICER], ""),
+    KillSwitch: (TRADING | ROLE_BITS[Role.RISK_OFFICER], "account"),
+    SetMarginMode: (TRADING, "account"),
+    SetMMP: (TRADING, "account"),
+    ResetMMP: (TRADING, "account"),
+    Liquidate: (ROLE_BITS[Role.KEEPER], ""),
+    SettleExpiry: (ROLE_BITS[Role.KEEPER], ""),
+    FundingTick: (ROLE_BITS[Role.KEEPER], ""),
     AddSubKey: (TRADING, "account"),
     RevokeSubKey: (TRADING, "account"),
     RotateSubKey: (TRADING, "account"),
@@ -80,7 +98,17 @@ PERMITTED: Final[dict[type, tuple[int, str]]] = {
     CancelProposal: (GOVERNOR, ""),
     ExecuteProposal: (GOVERNOR, ""),
 }
-SUB_KEY_TRADE_TYPES: Final = (PlaceOrder, CancelOrder, CancelAll, AmendOrder)
+SUB_KEY_TRADE_TYPES: Final = (
+    PlaceOrder,
+    CancelOrder,
+    CancelAll,
+    AmendOrder,
+    KillSwitch,
+    SetMMP,
+    ResetMMP,
+)
+RISK_OFFICER: Final = ROLE_BITS[Role.RISK_OFFICER]
+"""A risk officer's KillSwitch may name any account."""
 
 
 def owner_of(account_id: str) -> str:
@@ -97,6 +125,8 @@ class KeyRecord:
         "order_size_max",
         "owner",
         "public_key",
+        "rate_count",
+        "rate_window",
         "roles",
         "scope",
         "void_from_seq",
@@ -123,6 +153,10 @@ class KeyRecord:
         self.nonce_high = 0
         self.nonce_window = 0
         """Bit i set: nonce (nonce_high - i) used."""
+        self.rate_window = 0
+        """The rate-limit window (sequencer time // window length) counted in."""
+        self.rate_count = 0
+        """Trading messages accepted from this key in `rate_window`."""
 
     @property
     def is_sub_key(self) -> bool:
@@ -258,13 +292,42 @@ def authorize(
         return Rejection(
             ErrorCode.ROLE_FORBIDDEN, f"no role of this key may sign {type(payload).__name__}"
         )
-    if account_field:
+    if account_field and not (type(payload) is KillSwitch and key.roles & RISK_OFFICER):
         account = getattr(payload, account_field)
         if owner_of(account) != key.owner:
             return Rejection(
                 ErrorCode.NOT_ACCOUNT_OWNER, f"account {account!r} is not {key.owner}'s"
             )
     return key
+
+
+RATE_LIMITED_TYPES: Final = frozenset((PlaceOrder, AmendOrder))
+"""Messages counted by the per-key rate limit. Cancels never are: pulling quotes is
+never refused for rate."""
+
+
+def check_rate(key: KeyRecord, config: EngineConfig, timestamp_ns: int) -> Rejection | None:
+    limit = config.rate_limit_messages
+    if not limit:
+        return None
+    window = timestamp_ns // config.rate_limit_window_ns
+    if key.rate_window == window and key.rate_count >= limit:
+        return Rejection(
+            ErrorCode.RATE_LIMITED,
+            f"at most {limit} orders and amendments per {config.rate_limit_window_ns} ns per key",
+        )
+    return None
+
+
+def count_message(key: KeyRecord, config: EngineConfig, timestamp_ns: int) -> None:
+    if not config.rate_limit_messages:
+        return
+    window = timestamp_ns // config.rate_limit_window_ns
+    if key.rate_window == window:
+        key.rate_count += 1
+    else:
+        key.rate_window = window
+        key.rate_count = 1
 
 
 def check_nonce(key: KeyRecord, nonce: int) -> Rejection | None:

@@ -68,7 +68,7 @@ def _check_debit(state: State, account: Account, amount: int) -> Rejection | Non
         return Rejection(
             ErrorCode.INSUFFICIENT_FUNDS, f"amount {amount} exceeds cash {account.cash}"
         )
-    margin = state.margin
+    margin = state.margin_of(account)
     equity = margin.equity(account)
     required = margin.initial_requirement(account)
     if equity - amount < required:

@@ -5,6 +5,27 @@ from __future__ import annotations
 import msgspec
 
 
+class PortfolioParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Portfolio margin by risk arrays (SPAN style), the same for every underlying."""
+
+    price_scan_bps: int = 1_500
+    """The price scan range: scenarios move the underlying by up to this much."""
+    price_steps: int = 3
+    """Scenario points on each side of the current price within the scan range."""
+    vol_shift_bps: int = 2_500
+    """Volatility scenarios scale every vol up and down by this fraction."""
+    extreme_multiple: int = 3
+    """Two extreme scenarios move the underlying by this many scan ranges..."""
+    extreme_fraction_bps: int = 3_500
+    """...and count this fraction of their loss."""
+    short_option_min_bps: int = 50
+    """Floor per short option lot, as a fraction of the lot's underlying value."""
+    per_lot_min_bps: int = 10
+    """Floor per lot of any position, as a fraction of the lot's underlying value."""
+    maintenance_bps: int = 7_500
+    """Maintenance margin as a fraction of initial margin."""
+
+
 class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     settlement_asset: str = "USDC"
     accounts_max: int = 1_000_000
@@ -21,6 +42,36 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A withdrawal above this is a request: its amount is held aside until
     governance approves it (ApproveWithdrawal) or its owner cancels it."""
     pending_withdrawals_per_account_max: int = 4
+    oracle_staleness_ns: int = 60 * 10**9
+    """An oracle observation older than this (sequencer time) is stale: refused on
+    arrival and left out of the median."""
+    oracle_sources_min: int = 1
+    """Fresh sources needed before the index moves."""
+    oracle_move_max_bps: int = 2_500
+    """One update moves the index at most this far from the last accepted value
+    (the median beyond it is clamped)."""
+    circuit_breaker_bps: int = 1_500
+    """A move of the index by more than this within the window halts its markets
+    (0: no breaker)."""
+    circuit_breaker_window_ns: int = 300 * 10**9
+    basis_max_bps: int = 2_000
+    """An expiry's basis is at most this fraction of the index, on arrival and
+    again when marks are set (the index may have moved since)."""
+    vol_min_ppm: int = 10_000
+    """Volatility floor of the skewed smile (1 %)."""
+    perp_premium_cap_bps: int = 100
+    """A perpetual marks at the index plus the book's premium, capped at this."""
+    funding_interval_ns: int = 8 * 3_600 * 10**9
+    funding_cap_bps: int = 75
+    """Funding paid per interval, at most this fraction of the notional."""
+    settlement_window_ns: int = 30 * 60 * 10**9
+    """Expiries settle at the time-weighted average index over this final window."""
+    liquidation_fee_bps: int = 50
+    insurance_account: str = "insurance-fund"
+    rate_limit_window_ns: int = 10**9
+    rate_limit_messages: int = 1_000
+    """Trading messages one key may have accepted per window (0: no limit)."""
+    portfolio: PortfolioParams = PortfolioParams()
     invariant_sweep_interval_txs: int = 10_000
     """Run the full O(state) invariant sweep every this many transactions (0: never
     automatically). The O(1) invariants of each transaction always run."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from clearhouse.core.snapshot import account_risk, market_risk, oracle_snapshot
 from clearhouse.core.state import State
 
 _encoder = msgspec.msgpack.Encoder()
@@ -68,6 +69,8 @@ def canonical_state(state: State) -> dict[str, Any]:
             key.void_from_seq,
             key.nonce_high,
             key.nonce_window,
+            key.rate_window,
+            key.rate_count,
         )
         for public_key, key in sorted(authority.keys.items())
     ]
@@ -93,7 +96,7 @@ def canonical_state(state: State) -> dict[str, Any]:
             state.cash_total,
             state.linear_cost_total,
             state.fees_total,
-            state.insurance_fund,
+            state.socialized_total,
             state.deposits_total,
             state.withdrawals_total,
             state.pending_total,
@@ -104,6 +107,16 @@ def canonical_state(state: State) -> dict[str, Any]:
         ],
         "markets": markets,
         "accounts": accounts,
+        "market_risk": [
+            msgspec.to_builtins(market_risk(state.markets[m])) for m in sorted(state.markets)
+        ],
+        "account_risk": [
+            msgspec.to_builtins(account_risk(state.accounts[a])) for a in sorted(state.accounts)
+        ],
+        "oracles": [
+            msgspec.to_builtins(oracle_snapshot(index, state.oracles[index]))
+            for index in sorted(state.oracles)
+        ],
     }
 
 

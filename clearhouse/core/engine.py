@@ -19,14 +19,32 @@ from typing import Any
 
 import msgspec
 
-from clearhouse.core import collateral, governance, keys, market_data, trading
+from clearhouse.core import (
+    collateral,
+    controls,
+    funding,
+    governance,
+    keys,
+    liquidation,
+    market_data,
+    mmp,
+    settlement,
+    trading,
+)
 from clearhouse.core import snapshot as snapshot_module
-from clearhouse.core.authority import KeyRecord, authorize, use_nonce
+from clearhouse.core.authority import (
+    RATE_LIMITED_TYPES,
+    KeyRecord,
+    authorize,
+    check_rate,
+    count_message,
+    use_nonce,
+)
 from clearhouse.core.digest import canonical_state, state_digest
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event
 from clearhouse.core.genesis import Genesis, validate_genesis
-from clearhouse.core.instruments import Instrument
+from clearhouse.core.instruments import Instrument, Kind
 from clearhouse.core.invariants import check_all
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
@@ -42,17 +60,33 @@ from clearhouse.core.txs import (
     CancelWithdrawal,
     Deposit,
     ExecuteProposal,
+    FundingTick,
+    HaltMarket,
+    KillSwitch,
+    Liquidate,
     OracleUpdate,
     PlaceOrder,
     Propose,
+    ResetMMP,
+    ResumeMarket,
     RevokeSubKey,
     RotateSubKey,
     Sequenced,
+    SetMarginMode,
+    SetMMP,
+    SettleExpiry,
     Transaction,
     Transfer,
     Withdraw,
 )
-from clearhouse.core.views import AccountView, Depth, account_view, depth_view
+from clearhouse.core.views import (
+    AccountView,
+    Depth,
+    MarkView,
+    account_view,
+    depth_view,
+    mark_view,
+)
 
 GENESIS_HEAD = bytes(32)
 
@@ -70,6 +104,15 @@ def _handlers() -> dict[type, Handler]:
         Transfer: collateral.transfer,
         CancelWithdrawal: collateral.cancel_withdrawal,
         OracleUpdate: market_data.oracle_update,
+        HaltMarket: controls.halt_market,
+        ResumeMarket: controls.resume_market,
+        KillSwitch: controls.kill_switch,
+        SetMarginMode: controls.set_margin_mode,
+        SetMMP: mmp.set_mmp,
+        ResetMMP: mmp.reset_mmp,
+        Liquidate: liquidation.liquidate,
+        SettleExpiry: settlement.settle_expiry,
+        FundingTick: funding.funding_tick,
         AddSubKey: keys.add_sub_key,
         RevokeSubKey: keys.revoke_sub_key,
         RotateSubKey: keys.rotate_sub_key,
@@ -145,8 +188,13 @@ class Engine:
                 signer = authorize(
                     state.authority, state.config, tx, seq, timestamp_ns, signature_valid is True
                 )
+                limited = type(tx.payload) in RATE_LIMITED_TYPES
                 if type(signer) is Rejection:
                     result = signer
+                elif limited and (
+                    rejected := check_rate(signer, state.config, timestamp_ns)  # type: ignore[arg-type]
+                ):
+                    result = rejected
                 else:
                     result = self._handlers[type(tx.payload)](
                         state,
@@ -157,6 +205,8 @@ class Engine:
                     )
                     if type(result) is not Rejection:
                         use_nonce(signer, tx.nonce)  # type: ignore[arg-type]
+                        if limited:
+                            count_message(signer, state.config, timestamp_ns)  # type: ignore[arg-type]
             outcome: Outcome
             if type(result) is Rejection:
                 outcome = Rejected(seq, result.code, result.message)
@@ -240,14 +290,56 @@ class Engine:
             return Rejection(ErrorCode.DEPTH_INVALID, f"levels must be 1..{levels_max}")
         return depth_view(market, levels)
 
+    def marks(self, instrument: str) -> MarkView | Rejection:
+        """How `instrument` is marked now, with its option greeks (at the last
+        sequencer time)."""
+        market = self._state.markets.get(instrument)
+        if market is None:
+            return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument!r}")
+        return mark_view(self._state, market, self._timestamp_ns)
+
     def totals(self) -> dict[str, int]:
         state = self._state
         return {
             "cash": state.cash_total,
             "linear_cost": state.linear_cost_total,
             "fees": state.fees_total,
-            "insurance_fund": state.insurance_fund,
+            "insurance_fund": state.insurance_balance(),
+            "socialized": state.socialized_total,
             "deposits": state.deposits_total,
             "withdrawals": state.withdrawals_total,
             "pending_withdrawals": state.pending_total,
         }
+
+    # -- what keepers watch (clearhouse.keepers) ---------------------------------
+
+    def accounts_in_margin_call(self) -> list[str]:
+        """Ids of the accounts in a margin call, sorted (the state keeps no order in
+        which they entered it)."""
+        return sorted(a.id for a in self._state.accounts.values() if a.in_margin_call)
+
+    def expired_unsettled(self, now_ns: int) -> list[str]:
+        """Ids of the futures and options expired at `now_ns` and not yet settled, sorted."""
+        return sorted(
+            market.spec.id
+            for market in self._state.markets.values()
+            if market.spec.expiry_ns and not market.settled and market.spec.expiry_ns <= now_ns
+        )
+
+    def funding_due(self, now_ns: int) -> list[str]:
+        """Ids of the perpetuals whose funding is due at `now_ns`, sorted; a perpetual
+        never marked has nothing to pay."""
+        interval = self._state.config.funding_interval_ns
+        return sorted(
+            market.spec.id
+            for market in self._state.markets.values()
+            if market.spec.kind is Kind.PERPETUAL
+            and market.mark
+            and market.funding_last_ns + interval <= now_ns
+        )
+
+    def nonce_high(self, public_key: bytes) -> int:
+        """The highest nonce the key has had accepted (0 if none, or no such key): a
+        client that restarts signs on from above it."""
+        key = self._state.authority.keys.get(public_key)
+        return 0 if key is None else key.nonce_high

@@ -114,6 +114,7 @@ def validate_genesis(genesis: Genesis) -> Genesis:
         raise GenesisError("approvals must outlive the timelock")
     if rules.proposals_open_max < 1:
         raise GenesisError("proposals_open_max must be positive")
+    _validate_risk_config(genesis.config)
     ids: dict[str, None] = {}
     for spec in genesis.instruments:
         try:
@@ -128,6 +129,49 @@ def validate_genesis(genesis: Genesis) -> Genesis:
             )
         ids[spec.id] = None
     return genesis
+
+
+def _validate_risk_config(config: EngineConfig) -> None:
+    checks = (
+        (config.oracle_staleness_ns > 0, "oracle_staleness_ns must be positive"),
+        (config.oracle_sources_min >= 1, "oracle_sources_min must be at least 1"),
+        (0 < config.oracle_move_max_bps <= 10_000, "oracle_move_max_bps must be 1..10000"),
+        (0 <= config.circuit_breaker_bps <= 10_000, "circuit_breaker_bps must be 0..10000"),
+        (config.circuit_breaker_window_ns > 0, "circuit_breaker_window_ns must be positive"),
+        (0 <= config.basis_max_bps <= 5_000, "basis_max_bps must be 0..5000"),
+        (0 < config.vol_min_ppm <= 10_000_000, "vol_min_ppm must be 1..10000000"),
+        (0 <= config.perp_premium_cap_bps <= 10_000, "perp_premium_cap_bps must be 0..10000"),
+        (config.funding_interval_ns > 0, "funding_interval_ns must be positive"),
+        (0 <= config.funding_cap_bps <= 10_000, "funding_cap_bps must be 0..10000"),
+        (config.settlement_window_ns > 0, "settlement_window_ns must be positive"),
+        (0 <= config.liquidation_fee_bps <= 1_000, "liquidation_fee_bps must be 0..1000"),
+        (
+            is_valid_name(config.insurance_account, OWNER_LEN_MAX),
+            "insurance_account is not a valid name",
+        ),
+        (config.rate_limit_window_ns > 0, "rate_limit_window_ns must be positive"),
+        (config.rate_limit_messages >= 0, "rate_limit_messages must not be negative"),
+    )
+    for ok, message in checks:
+        if not ok:
+            raise GenesisError(message)
+    p = config.portfolio
+    portfolio_checks = (
+        (0 < p.price_scan_bps < 10_000, "portfolio.price_scan_bps must be 1..9999"),
+        (1 <= p.price_steps <= 16, "portfolio.price_steps must be 1..16"),
+        (0 <= p.vol_shift_bps < 10_000, "portfolio.vol_shift_bps must be 0..9999"),
+        (
+            p.extreme_multiple >= 1 and p.extreme_multiple * p.price_scan_bps < 10_000,
+            "portfolio extreme moves must stay below 100 %",
+        ),
+        (0 <= p.extreme_fraction_bps <= 10_000, "portfolio.extreme_fraction_bps must be 0..10000"),
+        (0 <= p.short_option_min_bps <= 10_000, "portfolio.short_option_min_bps must be 0..10000"),
+        (0 <= p.per_lot_min_bps <= 10_000, "portfolio.per_lot_min_bps must be 0..10000"),
+        (0 < p.maintenance_bps <= 10_000, "portfolio.maintenance_bps must be 1..10000"),
+    )
+    for ok, message in portfolio_checks:
+        if not ok:
+            raise GenesisError(message)
 
 
 def genesis_digest(genesis: Genesis) -> bytes:

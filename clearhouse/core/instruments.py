@@ -60,6 +60,9 @@ class Instrument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     short_option_floor_bps: int = 1_000
     short_option_maintenance_bps: int = 750
     market_collar_bps: int = 500
+    price_band_bps: int = 1_000
+    """A limit price may lie at most this far from the mark: a fraction of the mark for
+    perpetuals and futures, of the index price for options."""
     order_size_max_lots: int = 1_000_000
     position_max_lots: int = 100_000_000
 
@@ -119,6 +122,7 @@ def validate_spec(spec: Instrument) -> Instrument:
         "short_option_maintenance_bps",
     )
     _require(0 < spec.market_collar_bps < 10_000, spec, "market_collar_bps")
+    _require(0 < spec.price_band_bps <= 10_000, spec, "price_band_bps")
     _require(0 < spec.order_size_max_lots <= size_max_lots, spec, "order_size_max_lots")
     _require(
         spec.order_size_max_lots <= spec.position_max_lots <= position_max_lots,

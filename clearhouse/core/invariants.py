@@ -10,6 +10,7 @@ replay and on demand.
 
 from __future__ import annotations
 
+from clearhouse.core.ledger import Account
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.roles import incompatible_pair
@@ -21,6 +22,33 @@ def check_all(state: State) -> None:
     _check_markets(state)
     _check_accounts(state)
     _check_authority(state)
+    _check_risk_state(state)
+
+
+def _check_risk_state(state: State) -> None:
+    for index, oracle in state.oracles.items():
+        times = [at for at, _ in oracle.history]
+        if times != sorted(times) or any(price <= 0 for _, price in oracle.history):
+            raise InvariantViolation(f"{index}: oracle history out of order")
+        if oracle.history and oracle.history[-1][1] != oracle.price:
+            raise InvariantViolation(f"{index}: accepted price is not the last in its history")
+        if state.index_prices.get(index, 0) != oracle.price:
+            raise InvariantViolation(f"{index}: index price out of step with its oracle")
+    for market in state.markets.values():
+        if market.settled and (
+            market.long_open_interest
+            or market.book.bids.live_orders()
+            or market.book.asks.live_orders()
+        ):
+            raise InvariantViolation(f"{market.spec.id}: settled but still open")
+    for account in state.accounts.values():
+        if account.kill_switch not in (0, 1, 2):
+            raise InvariantViolation(f"{account.id}: kill switch state {account.kill_switch}")
+        for index, mmp in account.mmp.items():
+            if mmp.quantity != sum(q for _, q, _ in mmp.fills) or mmp.delta != sum(
+                d for _, _, d in mmp.fills
+            ):
+                raise InvariantViolation(f"{account.id}: MMP totals on {index} out of step")
 
 
 def _check_authority(state: State) -> None:
@@ -140,7 +168,7 @@ def _check_markets(state: State) -> None:
 
 
 def _check_accounts(state: State) -> None:
-    margin = state.margin
+    state.portfolio_margin.check_vectors()
     for account in state.accounts.values():
         aggregates: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         for order in account.open_orders.values():
@@ -181,8 +209,25 @@ def _check_accounts(state: State) -> None:
             raise InvariantViolation(f"{account.id}: open orders without a position record")
         if abs(account.cash) > INT64_MAX:
             raise InvariantViolation(f"{account.id}: balance overflows 64 bits")
+        _check_bad_debt(state, account)
+        if state.is_insurance(account):
+            continue  # the venue's own book: never in a margin call, see _check_bad_debt
+        margin = state.margin_of(account)
         below = margin.equity(account) < margin.maintenance_requirement(account)
         if below != account.in_margin_call:
             raise InvariantViolation(
                 f"{account.id}: below maintenance is {below} but margin call flag is {account.in_margin_call}"
             )
+
+
+def _check_bad_debt(state: State, account: Account) -> None:
+    """Bad debt is never hidden: an account without positions and with negative cash
+    is bankrupt, and stays in a margin call until a Liquidate covers its deficit
+    (the insurance fund, which is never margin-called, is never in that state).
+    Liquidate itself never leaves the account it closed out in that state."""
+    if account.cash >= 0 or any(position.qty for position in account.positions.values()):
+        return
+    if state.is_insurance(account) or not account.in_margin_call:
+        raise InvariantViolation(
+            f"{account.id}: bad debt {-account.cash} in a flat account, not in a margin call"
+        )

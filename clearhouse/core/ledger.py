@@ -20,7 +20,10 @@ mark, because long and short open interest are equal).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from clearhouse.core.txs import MarginMode
 
 if TYPE_CHECKING:
     from clearhouse.core.book import Order
@@ -95,15 +98,40 @@ class Position:
         return max(self.adverse_buy, self.adverse_sell)
 
 
+KILL_SWITCH_OFF: Final = 0
+KILL_SWITCH_OWNER: Final = 1
+KILL_SWITCH_RISK_OFFICER: Final = 2
+
+
+class MMPState:
+    """Market maker protection on one index: limits, and the maker fills in the window."""
+
+    __slots__ = ("delta", "delta_max", "fills", "quantity", "quantity_max", "tripped", "window_ns")
+
+    def __init__(self, window_ns: int, quantity_max: int, delta_max: int) -> None:
+        self.window_ns = window_ns
+        self.quantity_max = quantity_max
+        self.delta_max = delta_max
+        self.fills: deque[tuple[int, int, int]] = deque()
+        """(timestamp, lots, signed delta) of each maker fill still in the window."""
+        self.quantity = 0
+        self.delta = 0
+        self.tripped = False
+
+
 class Account:
     __slots__ = (
         "cash",
         "client_order_ids",
         "id",
         "in_margin_call",
+        "kill_switch",
+        "margin_mode",
+        "mmp",
         "open_orders",
         "pending_withdrawals",
         "positions",
+        "risk_vectors",
     )
 
     def __init__(self, account_id: str) -> None:
@@ -115,6 +143,12 @@ class Account:
         self.in_margin_call = False
         self.pending_withdrawals = 0
         """Large withdrawals this account has requested and governance has not settled."""
+        self.kill_switch = KILL_SWITCH_OFF
+        self.margin_mode = MarginMode.STANDARD
+        self.mmp: dict[str, MMPState] = {}
+        """Market maker protection by index, in the order it was set."""
+        self.risk_vectors: dict[str, list[int]] = {}
+        """Portfolio margin: per index, the sum over positions of qty x risk array."""
 
     def position(self, market: Market) -> Position:
         position = self.positions.get(market.spec.id)

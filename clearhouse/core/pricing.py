@@ -21,7 +21,7 @@ Conventions:
   is ``discount`` (in the money call), ``-discount`` (in the money put) or 0, and gamma,
   vega and theta are 0.
 
-Nothing here is wired into the engine; the integer entry points (`price_units`,
+The integer entry points (`price_units`,
 `price_ticks`, `greeks_from_units`) take what the engine would supply: integer settlement
 units, vol in parts per million and time in nanoseconds.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import (
+    ROUND_FLOOR,
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     Context,
@@ -195,6 +196,58 @@ def _intrinsic(forward: Decimal, strike: Decimal, is_call: bool, discount: Decim
     price = _quantize_price(CTX.multiply(discount, value))
     delta = discount if is_call else CTX.minus(discount)
     return Greeks(price, delta, ZERO, ZERO, ZERO)
+
+
+def black76_call_put(
+    forward: Decimal,
+    strike: Decimal,
+    vol: Decimal,
+    t_years: Decimal,
+    discount: Decimal = ONE,
+) -> tuple[Decimal, Decimal]:
+    """The call's and the put's values alone: the same digits as ``black76(...).price``
+    of each, by the same operations, for the cost of one (two normal CDFs instead of
+    up to five per option). For revaluing options under many scenarios."""
+    if forward <= ZERO or strike <= ZERO:
+        raise ValueError("forward and strike must be positive")
+    if vol < ZERO:
+        raise ValueError("vol must not be negative")
+    if discount <= ZERO:
+        raise ValueError("discount must be positive")
+    parity = _quantize_price(CTX.multiply(discount, CTX.subtract(forward, strike)))
+    if t_years <= ZERO or vol == ZERO:
+        return (
+            _intrinsic(forward, strike, True, discount).price,
+            _intrinsic(forward, strike, False, discount).price,
+        )
+    std_dev = CTX.multiply(vol, CTX.sqrt(t_years))
+    log_moneyness = CTX.ln(CTX.divide(forward, strike))
+    half_variance = CTX.divide(CTX.multiply(std_dev, std_dev), TWO)
+    d1 = CTX.divide(CTX.add(log_moneyness, half_variance), std_dev)
+    d2 = CTX.subtract(d1, std_dev)
+    if d1 < ZERO:
+        undiscounted = CTX.subtract(
+            CTX.multiply(forward, normal_cdf(d1)), CTX.multiply(strike, normal_cdf(d2))
+        )
+        call = _quantize_price(CTX.multiply(discount, undiscounted))
+    else:
+        put_undiscounted = CTX.subtract(
+            CTX.multiply(strike, normal_cdf(CTX.minus(d2))),
+            CTX.multiply(forward, normal_cdf(CTX.minus(d1))),
+        )
+        call = CTX.add(_quantize_price(CTX.multiply(discount, put_undiscounted)), parity)
+    call = max(call, ZERO)
+    return call, CTX.subtract(call, parity)
+
+
+def floor_int(value: Decimal) -> int:
+    """`value` rounded down (towards minus infinity) to an integer, in the module's context."""
+    return int(value.to_integral_value(rounding=ROUND_FLOOR, context=CTX))
+
+
+def round_half_up(value: Decimal) -> int:
+    """`value` rounded half up to an integer, in the module's context."""
+    return int(value.quantize(ONE, rounding=ROUND_HALF_UP, context=CTX))
 
 
 # -- integer entry points (what the engine would supply) ----------------------------------

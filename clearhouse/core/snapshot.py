@@ -20,13 +20,16 @@ import msgspec
 
 from clearhouse.core.authority import KeyRecord, Proposal
 from clearhouse.core.book import Order
+from clearhouse.core.events import HaltReason
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.invariants import check_all
-from clearhouse.core.ledger import Account, Position
+from clearhouse.core.ledger import Account, MMPState, Position
+from clearhouse.core.market import Market
+from clearhouse.core.oracle_state import IndexOracle, SourceObservation
 from clearhouse.core.state import PendingWithdrawal, State
-from clearhouse.core.txs import Propose, SelfTradePrevention, SubKeyScope
+from clearhouse.core.txs import ExpiryQuote, MarginMode, Propose, SelfTradePrevention, SubKeyScope
 
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
 
 
 class OrderSnapshot(msgspec.Struct, frozen=True, array_like=True):
@@ -72,6 +75,8 @@ class KeySnapshot(msgspec.Struct, frozen=True, array_like=True):
     void_from_seq: int
     nonce_high: int
     nonce_window: int
+    rate_window: int
+    rate_count: int
 
 
 class ProposalSnapshot(msgspec.Struct, frozen=True, array_like=True):
@@ -89,6 +94,105 @@ class WithdrawalSnapshot(msgspec.Struct, frozen=True, array_like=True):
     amount: int
 
 
+class MarketRisk(msgspec.Struct, frozen=True, array_like=True):
+    instrument: str
+    halt_reason: HaltReason | None
+    basis: int
+    vol_ppm: int
+    delta_ppm: int
+    premium: int
+    premium_sum: int
+    premium_since_ns: int
+    funding_last_ns: int
+    settled: bool
+    settlement_price: int
+
+
+class MMPSnapshot(msgspec.Struct, frozen=True, array_like=True):
+    index: str
+    window_ns: int
+    quantity_max: int
+    delta_max: int
+    fills: list[tuple[int, int, int]]
+    quantity: int
+    delta: int
+    tripped: bool
+
+
+class AccountRisk(msgspec.Struct, frozen=True, array_like=True):
+    account: str
+    kill_switch: int
+    margin_mode: MarginMode
+    mmp: list[MMPSnapshot]
+
+
+class SourceSnapshot(msgspec.Struct, frozen=True, array_like=True):
+    source: str
+    price: int
+    observed_ns: int
+    expiries: list[ExpiryQuote]
+
+
+class OracleSnapshot(msgspec.Struct, frozen=True, array_like=True):
+    index: str
+    price: int
+    updated_ns: int
+    history: list[tuple[int, int]]
+    expiries: list[ExpiryQuote]
+    sources: list[SourceSnapshot]
+
+
+def market_risk(market: Market) -> MarketRisk:
+    return MarketRisk(
+        market.spec.id,
+        market.halt_reason,
+        market.basis,
+        market.vol_ppm,
+        market.delta_ppm,
+        market.premium,
+        market.premium_sum,
+        market.premium_since_ns,
+        market.funding_last_ns,
+        market.settled,
+        market.settlement_price,
+    )
+
+
+def account_risk(account: Account) -> AccountRisk:
+    return AccountRisk(
+        account.id,
+        account.kill_switch,
+        account.margin_mode,
+        [
+            MMPSnapshot(
+                index,
+                m.window_ns,
+                m.quantity_max,
+                m.delta_max,
+                list(m.fills),
+                m.quantity,
+                m.delta,
+                m.tripped,
+            )
+            for index, m in account.mmp.items()
+        ],
+    )
+
+
+def oracle_snapshot(index: str, oracle: IndexOracle) -> OracleSnapshot:
+    return OracleSnapshot(
+        index,
+        oracle.price,
+        oracle.updated_ns,
+        list(oracle.history),
+        list(oracle.expiries.values()),
+        [
+            SourceSnapshot(source, o.price, o.observed_ns, list(o.expiries.values()))
+            for source, o in oracle.sources.items()
+        ],
+    )
+
+
 class Snapshot(msgspec.Struct, frozen=True):
     version: int
     genesis_digest: bytes
@@ -103,9 +207,12 @@ class Snapshot(msgspec.Struct, frozen=True):
     proposals: list[ProposalSnapshot]
     pending_withdrawals: list[WithdrawalSnapshot]
     fees_total: int
-    insurance_fund: int
+    socialized_total: int
     deposits_total: int
     withdrawals_total: int
+    market_risk: list[MarketRisk]
+    account_risk: list[AccountRisk]
+    oracles: list[OracleSnapshot]
 
 
 class SnapshotError(ValueError):
@@ -167,6 +274,8 @@ def take(state: State, seq: int, timestamp_ns: int, chain_head: bytes) -> bytes:
                 key.void_from_seq,
                 key.nonce_high,
                 key.nonce_window,
+                key.rate_window,
+                key.rate_count,
             )
             for key in authority.keys.values()
         ],
@@ -182,9 +291,12 @@ def take(state: State, seq: int, timestamp_ns: int, chain_head: bytes) -> bytes:
             for w in state.pending_withdrawals.values()
         ],
         state.fees_total,
-        state.insurance_fund,
+        state.socialized_total,
         state.deposits_total,
         state.withdrawals_total,
+        [market_risk(market) for market in state.markets.values()],
+        [account_risk(account) for account in state.accounts.values()],
+        [oracle_snapshot(index, oracle) for index, oracle in state.oracles.items()],
     )
     return _encoder.encode(snapshot)
 
@@ -265,10 +377,52 @@ def restore_into(state: State, snapshot: Snapshot) -> None:
         state.pending_total += w.amount
         accounts[w.account].pending_withdrawals += 1
     state.fees_total = snapshot.fees_total
-    state.insurance_fund = snapshot.insurance_fund
+    state.socialized_total = snapshot.socialized_total
     state.deposits_total = snapshot.deposits_total
     state.withdrawals_total = snapshot.withdrawals_total
+    _restore_risk(state, snapshot)
     check_all(state)
+
+
+def _restore_risk(state: State, snapshot: Snapshot) -> None:
+    for r in snapshot.market_risk:
+        market = state.markets[r.instrument]
+        market.halt_reason = r.halt_reason
+        market.basis = r.basis
+        market.vol_ppm = r.vol_ppm
+        market.delta_ppm = r.delta_ppm
+        market.premium = r.premium
+        market.premium_sum = r.premium_sum
+        market.premium_since_ns = r.premium_since_ns
+        market.funding_last_ns = r.funding_last_ns
+        market.settled = r.settled
+        market.settlement_price = r.settlement_price
+    for a in snapshot.account_risk:
+        account = state.accounts[a.account]
+        account.kill_switch = a.kill_switch
+        account.margin_mode = a.margin_mode
+        for m in a.mmp:
+            mmp = MMPState(m.window_ns, m.quantity_max, m.delta_max)
+            mmp.fills.extend(m.fills)
+            mmp.quantity = m.quantity
+            mmp.delta = m.delta
+            mmp.tripped = m.tripped
+            account.mmp[m.index] = mmp
+    state.oracles.clear()
+    for o in snapshot.oracles:
+        oracle = IndexOracle()
+        oracle.price = o.price
+        oracle.updated_ns = o.updated_ns
+        oracle.history = list(o.history)
+        oracle.expiries = {q.expiry_ns: q for q in o.expiries}
+        for source in o.sources:
+            oracle.sources[source.source] = SourceObservation(
+                source.price, source.observed_ns, {q.expiry_ns: q for q in source.expiries}
+            )
+        state.oracles[o.index] = oracle
+    for index in state.index_markets:
+        state.oracles.setdefault(index, IndexOracle())
+    state.portfolio_margin.rebuild()
 
 
 def _restore_authority(state: State, snapshot: Snapshot) -> None:
@@ -279,6 +433,8 @@ def _restore_authority(state: State, snapshot: Snapshot) -> None:
         key.void_from_seq = k.void_from_seq
         key.nonce_high = k.nonce_high
         key.nonce_window = k.nonce_window
+        key.rate_window = k.rate_window
+        key.rate_count = k.rate_count
         authority.keys[k.public_key] = key
     authority.sub_keys.clear()
     for account, keys in snapshot.sub_keys:

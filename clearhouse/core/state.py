@@ -13,9 +13,12 @@ from clearhouse.core.events import Event, MarginCallEnded, MarginCallStarted
 from clearhouse.core.genesis import Genesis
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.ledger import Account, Position
-from clearhouse.core.margin import StandardMargin
+from clearhouse.core.margin import MarginModel, StandardMargin
 from clearhouse.core.market import Market
+from clearhouse.core.oracle_state import IndexOracle
 from clearhouse.core.outcomes import InvariantViolation
+from clearhouse.core.portfolio import PortfolioMargin
+from clearhouse.core.txs import MarginMode
 
 
 class PendingWithdrawal:
@@ -38,12 +41,14 @@ class State:
         "fees_total",
         "index_markets",
         "index_prices",
-        "insurance_fund",
         "linear_cost_total",
         "margin",
         "markets",
+        "oracles",
         "pending_total",
         "pending_withdrawals",
+        "portfolio_margin",
+        "socialized_total",
         "withdrawals_total",
     )
 
@@ -52,11 +57,13 @@ class State:
         self.authority = Authority(genesis)
         self.markets: dict[str, Market] = {}
         self.index_markets: dict[str, list[Market]] = {}
+        self.oracles: dict[str, IndexOracle] = {}
         for spec in genesis.instruments:
             self.list_market(spec)
         self.index_prices: dict[str, int] = {}
         self.accounts: dict[str, Account] = {}
         self.margin = StandardMargin(self.index_prices)
+        self.portfolio_margin = PortfolioMargin(self)
         self.cash_total = 0
         self.linear_cost_total = 0
         """Sum over linear positions of cost basis x tick value, in settlement units."""
@@ -64,7 +71,9 @@ class State:
         self.pending_withdrawals: dict[int, PendingWithdrawal] = {}
         """Large withdrawals requested and awaiting governance, by request id (seq)."""
         self.pending_total = 0
-        self.insurance_fund = 0
+        self.socialized_total = 0
+        """Deficits of bankrupt accounts charged to other accounts, ever (bad debt
+        that neither the insurance fund nor auto-deleveraging covered)."""
         self.deposits_total = 0
         self.withdrawals_total = 0
 
@@ -74,7 +83,34 @@ class State:
         market = Market(spec)
         self.markets[spec.id] = market
         self.index_markets.setdefault(spec.index, []).append(market)
+        if spec.index not in self.oracles:
+            self.oracles[spec.index] = IndexOracle()
         return market
+
+    # -- margin ------------------------------------------------------------------
+
+    def margin_of(self, account: Account) -> MarginModel:
+        if account.margin_mode is MarginMode.PORTFOLIO:
+            return self.portfolio_margin
+        return self.margin
+
+    # -- the insurance fund --------------------------------------------------------
+
+    def insurance(self) -> Account:
+        """The insurance fund's account, opened the first time it is needed."""
+        fund_id = self.config.insurance_account
+        fund = self.accounts.get(fund_id)
+        if fund is None:
+            fund = Account(fund_id)
+            self.accounts[fund_id] = fund
+        return fund
+
+    def is_insurance(self, account: Account) -> bool:
+        return account.id == self.config.insurance_account
+
+    def insurance_balance(self) -> int:
+        fund = self.accounts.get(self.config.insurance_account)
+        return 0 if fund is None else fund.cash
 
     # -- changes that keep totals ------------------------------------------------
 
@@ -83,18 +119,12 @@ class State:
         self.cash_total += amount
 
     def check_conservation(self) -> None:
-        held = (
-            self.cash_total
-            - self.linear_cost_total
-            + self.fees_total
-            + self.insurance_fund
-            + self.pending_total
-        )
+        held = self.cash_total - self.linear_cost_total + self.fees_total + self.pending_total
         if held != self.deposits_total - self.withdrawals_total:
             raise InvariantViolation(
                 f"collateral not conserved: cash {self.cash_total} - linear cost "
-                f"{self.linear_cost_total} + fees {self.fees_total} + insurance "
-                f"{self.insurance_fund} + pending {self.pending_total} != deposits {self.deposits_total} - withdrawals "
+                f"{self.linear_cost_total} + fees {self.fees_total} + pending "
+                f"{self.pending_total} != deposits {self.deposits_total} - withdrawals "
                 f"{self.withdrawals_total}"
             )
 
@@ -103,8 +133,12 @@ class State:
             account.positions.pop(position.market.spec.id, None)
 
     def review_margin_call(self, account: Account, events: list[Event]) -> None:
-        """Start or end the account's margin call so that equity < maintenance iff flagged."""
-        margin = self.margin
+        """Start or end the account's margin call so that equity < maintenance iff flagged.
+
+        The insurance fund is the venue's own book: it is never in a margin call."""
+        if account.id == self.config.insurance_account:
+            return
+        margin = self.margin_of(account)
         maintenance = margin.maintenance_requirement(account)
         equity = margin.equity(account)
         below = equity < maintenance

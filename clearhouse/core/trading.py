@@ -12,6 +12,7 @@ position they reduce, so they can never rest and later increase a position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from clearhouse.core.authority import KeyRecord
@@ -21,6 +22,7 @@ from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
     Event,
+    MMPTripped,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
@@ -30,12 +32,14 @@ from clearhouse.core.events import (
 )
 from clearhouse.core.ledger import Account, Position, fill_position
 from clearhouse.core.market import Market
+from clearhouse.core.mmp import count_maker_fill, is_tripped
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.state import State
 from clearhouse.core.txs import (
     AmendOrder,
     CancelAll,
     CancelOrder,
+    MarginMode,
     OrderType,
     PlaceOrder,
     SelfTradePrevention,
@@ -153,6 +157,14 @@ def place_order(
         return rejection
     if spec.expiry_ns and timestamp_ns >= spec.expiry_ns:
         return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{spec.id} expired")
+    if market.halt_reason is not None:
+        return Rejection(ErrorCode.MARKET_HALTED, f"{spec.id} is halted")
+    if account.kill_switch:
+        return Rejection(ErrorCode.ACCOUNT_KILLED, f"the kill switch of {account.id} is engaged")
+    if is_tripped(account, spec.index):
+        return Rejection(
+            ErrorCode.MMP_TRIPPED, f"market maker protection on {spec.index} tripped: reset it"
+        )
     if tx.client_order_id and tx.client_order_id in account.client_order_ids:
         return Rejection(
             ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
@@ -185,6 +197,8 @@ def place_order(
         limit = mark + mark * collar // 10_000 if is_buy else max(1, mark - mark * collar // 10_000)
     else:
         limit = tx.price // spec.tick_size  # type: ignore[operator]
+        if (rejection := check_band(state, market, limit)) is not None:
+            return rejection
     if position is None:
         position = Position(market)
     worst = (qty + position.open_buy + size) if is_buy else (qty - position.open_sell - size)
@@ -228,7 +242,10 @@ def place_order(
             tx.client_order_id,
         )
     ]
-    touched = _execute(state, market, account, position, seq, is_buy, size, plan, events)
+    tripped: list[Account] = []
+    touched = execute(
+        state, market, account, position, seq, is_buy, size, plan, events, timestamp_ns, tripped
+    )
     remaining = plan.remaining
     if remaining:
         if plan.taker_stopped:
@@ -253,7 +270,29 @@ def place_order(
                 OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.UNFILLED_IOC)
             )
     _finish(state, market, account, position, touched, events)
+    for maker in tripped:
+        trip_mmp(state, maker, spec.index, events)
     return events
+
+
+def check_band(state: State, market: Market, limit: int) -> Rejection | None:
+    """A limit price within the band around the mark: a fraction of the mark for
+    perpetuals and futures, of the index price for options (whose marks can be a few
+    ticks)."""
+    spec = market.spec
+    mark = market.mark
+    if market.is_linear:
+        allowed = mark * spec.price_band_bps // 10_000
+    else:
+        index_price = state.index_prices.get(spec.index, 0)
+        allowed = index_price * spec.price_band_bps // 10_000 // spec.tick_size
+    if abs(limit - mark) > allowed:
+        low = max(1, mark - allowed) * spec.tick_size
+        return Rejection(
+            ErrorCode.PRICE_OUTSIDE_BAND,
+            f"price {limit * spec.tick_size} is outside the band {low}..{(mark + allowed) * spec.tick_size}",
+        )
+    return None
 
 
 def _check_options(tx: PlaceOrder, is_market: bool) -> Rejection | None:
@@ -301,22 +340,30 @@ def _check_margin(
     ):
         # However the account's orders fill, this one only shrinks the position.
         return None
-    margin = state.margin
     market = position.market
     spec = market.spec
-    before = margin.position_requirement(position)
-    position.add_open(is_buy, limit, size)
-    after = margin.position_requirement(position)
-    position.add_open(is_buy, limit, -size)
-    if after <= before:
-        return None
+    if account.margin_mode is MarginMode.PORTFOLIO:
+        # The whole portfolio's worst case, this order among the open ones.
+        portfolio = state.portfolio_margin
+        before, required = portfolio.requirements_with_order(account, position, is_buy, limit, size)
+        if required <= before:
+            return None
+        equity = portfolio.equity(account)
+    else:
+        margin = state.margin
+        before = margin.position_requirement(position)
+        position.add_open(is_buy, limit, size)
+        after = margin.position_requirement(position)
+        position.add_open(is_buy, limit, -size)
+        if after <= before:
+            return None
+        equity = margin.equity(account)
+        required = after
+        for other in account.positions.values():
+            if other is not position:
+                required += margin.position_requirement(other)
     fee_bps = spec.maker_fee_bps if post_only else spec.taker_fee_bps
     fee = max(0, -(-limit * size * market.tick_value * fee_bps // 10_000))
-    equity = margin.equity(account)
-    required = after
-    for other in account.positions.values():
-        if other is not position:
-            required += margin.position_requirement(other)
     if equity - fee < required:
         return Rejection(
             ErrorCode.INSUFFICIENT_MARGIN,
@@ -325,7 +372,7 @@ def _check_margin(
     return None
 
 
-def _execute(
+def execute(
     state: State,
     market: Market,
     taker: Account,
@@ -335,9 +382,17 @@ def _execute(
     size: int,
     plan: Plan,
     events: list[Event],
+    timestamp_ns: int,
+    tripped: list[Account],
+    taker_fee_bps: int | None = None,
 ) -> list[Account]:
-    """Carry out a plan; return the maker accounts whose positions moved."""
+    """Carry out a plan; return the maker accounts whose positions moved, and add to
+    `tripped` the makers whose market maker protection these fills tripped.
+
+    The taker pays the instrument's taker fee unless `taker_fee_bps` says otherwise
+    (a liquidation charges its own fee instead)."""
     spec = market.spec
+    taker_bps = spec.taker_fee_bps if taker_fee_bps is None else taker_fee_bps
     side = market.book.opposite(is_buy)
     accounts = state.accounts
     tick_value = market.tick_value
@@ -379,7 +434,7 @@ def _execute(
         taker_remaining -= quantity
         signed = quantity if is_buy else -quantity
         notional = price * quantity * tick_value
-        taker_fee = -(-notional * spec.taker_fee_bps // 10_000)
+        taker_fee = -(-notional * taker_bps // 10_000)
         maker_fee = -(-notional * spec.maker_fee_bps // 10_000)
         taker_realized = _fill(state, market, taker, taker_position, signed, price, taker_fee)
         maker_realized = _fill(
@@ -406,6 +461,8 @@ def _execute(
         )
         if maker_account not in touched:
             touched.append(maker_account)
+        if maker_account.mmp and count_maker_fill(maker_account, market, -signed, timestamp_ns):
+            tripped.append(maker_account)
     return touched
 
 
@@ -435,6 +492,7 @@ def _fill(
         market.holders[account.id] = account
     elif after == 0:
         del market.holders[account.id]
+    state.portfolio_margin.on_position_change(account, market, signed)
     return realized
 
 
@@ -522,20 +580,48 @@ def cancel_all(
     if tx.instrument and tx.instrument not in state.markets:
         return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {tx.instrument!r}")
     events: list[Event] = []
+    cancel_orders(
+        state,
+        account,
+        (lambda order: order.instrument == tx.instrument) if tx.instrument else None,
+        CancelReason.CANCEL_ALL,
+        events,
+    )
+    return events
+
+
+def trip_mmp(state: State, account: Account, index: str, events: list[Event]) -> None:
+    """Cancel every open order of the account on `index`: its MMP tripped."""
+    mmp = account.mmp[index]
+    events.append(MMPTripped(account.id, index, mmp.quantity, mmp.delta))
+    cancel_orders(
+        state,
+        account,
+        lambda order: state.markets[order.instrument].spec.index == index,
+        CancelReason.MMP,
+        events,
+    )
+
+
+def cancel_orders(
+    state: State,
+    account: Account,
+    which: Callable[[Order], bool] | None,
+    reason: CancelReason,
+    events: list[Event],
+) -> None:
+    """Cancel the account's open orders (those `which` picks, or all) in the order placed."""
     for order in list(account.open_orders.values()):
-        if tx.instrument and order.instrument != tx.instrument:
+        if which is not None and not which(order):
             continue
         market = state.markets[order.instrument]
         position = account.positions[order.instrument]
         remaining = order.remaining
         _unrest(account, position, order, market)
         events.append(
-            OrderCancelled(
-                order.order_id, account.id, order.instrument, remaining, CancelReason.CANCEL_ALL
-            )
+            OrderCancelled(order.order_id, account.id, order.instrument, remaining, reason)
         )
         state.drop_if_empty(account, position)
-    return events
 
 
 def amend_order(
@@ -559,7 +645,13 @@ def amend_order(
         return rejection
     if tx.price is not None and (rejection := check_price(tx.price, spec.tick_size)) is not None:
         return rejection
+    if market.halt_reason is not None:
+        return Rejection(ErrorCode.MARKET_HALTED, f"{spec.id} is halted")
+    if account.kill_switch:
+        return Rejection(ErrorCode.ACCOUNT_KILLED, f"the kill switch of {account.id} is engaged")
     price = order.price if tx.price is None else tx.price // spec.tick_size
+    if price != order.price and (rejection := check_band(state, market, price)) is not None:
+        return rejection
     if price == order.price and size == order.remaining:
         return Rejection(ErrorCode.AMEND_NO_CHANGE, "the amendment changes neither price nor size")
     position = account.positions[order.instrument]

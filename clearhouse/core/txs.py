@@ -6,6 +6,11 @@
 |             | Withdraw, Transfer, CancelWithdrawal           | the account owner's trader/market-maker key |
 | trading     | PlaceOrder, CancelOrder, CancelAll, AmendOrder | the owner's trader/market-maker key, or a trade sub-key of the account |
 | market data | OracleUpdate                                   | oracle                                    |
+| controls    | HaltMarket                                     | risk officer or surveillance              |
+|             | ResumeMarket                                   | risk officer                              |
+|             | KillSwitch                                     | the account's owner, or a risk officer    |
+| risk        | SetMarginMode, SetMMP, ResetMMP                | the account owner's trading key (MMP also a trade sub-key) |
+| lifecycle   | Liquidate, SettleExpiry, FundingTick           | keeper                                    |
 | keys        | AddSubKey, RevokeSubKey, RotateSubKey          | the account owner's trader/market-maker key |
 | governance  | Propose, Approve, CancelProposal, ExecuteProposal | governor                               |
 
@@ -143,21 +148,109 @@ class AmendOrder(_Payload, frozen=True, tag="amend_order"):
 # -- market data -------------------------------------------------------------
 
 
-class MarkPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    instrument: str
-    price: int
+class ExpiryQuote(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One source's view of one expiry of the index.
+
+    `basis`: the expiry's forward less the index, in settlement units (futures mark at
+    index + basis; options on the expiry price off that forward). Volatility, in parts
+    per million, is a smile: ``vol(K) = atm_vol_ppm + skew_ppm * (K - F) / F``
+    (floored), so `skew_ppm` is the vol change per 100 % of moneyness.
+    """
+
+    expiry_ns: int
+    atm_vol_ppm: int = 0
+    skew_ppm: int = 0
+    basis: int = 0
 
 
 class OracleUpdate(_Payload, frozen=True, tag="oracle_update"):
-    """A new index price, and marks for instruments not priced from the index alone.
+    """One oracle source's observation of an index, and of its expiries.
 
-    Perpetuals and futures mark at the index rounded to their tick; options take
-    their mark from `marks`.
+    `observed_ns` is when the source saw the price; an observation older than the
+    staleness bound (sequencer time) or from the future is refused. The index moves
+    to the median of the fresh sources, within the per-update move bound.
     """
 
     index: str
     price: int
-    marks: tuple[MarkPrice, ...] = ()
+    observed_ns: int
+    expiries: tuple[ExpiryQuote, ...] = ()
+
+
+# -- controls ------------------------------------------------------------------
+
+
+class HaltMarket(_Payload, frozen=True, tag="halt_market"):
+    """Stop trading in one instrument, or in every instrument on an index."""
+
+    instrument: str = ""
+    index: str = ""
+
+
+class ResumeMarket(_Payload, frozen=True, tag="resume_market"):
+    instrument: str = ""
+    index: str = ""
+
+
+class KillSwitch(_Payload, frozen=True, tag="kill_switch"):
+    """Engage (cancel every open order, refuse new ones) or release an account's kill
+    switch. Its owner engages and releases its own; a risk officer may do both for any
+    account, and the owner cannot release what a risk officer engaged."""
+
+    account: str
+    engaged: bool = True
+
+
+class MarginMode(Enum):
+    STANDARD = "standard"
+    PORTFOLIO = "portfolio"
+
+
+class SetMarginMode(_Payload, frozen=True, tag="set_margin_mode"):
+    """Choose standard or portfolio margin; refused if the account would not meet
+    initial margin under the new mode."""
+
+    account: str
+    mode: MarginMode
+
+
+class SetMMP(_Payload, frozen=True, tag="set_mmp"):
+    """Market maker protection for one underlying: when the account's resting orders
+    on `index` fill more than `quantity_max` lots, or a net delta beyond `delta_max`
+    (underlying units, 10**-underlying_decimals), within `window_ns`, its orders there
+    are cancelled and new ones refused until ResetMMP."""
+
+    account: str
+    index: str
+    window_ns: int
+    quantity_max: int
+    delta_max: int
+
+
+class ResetMMP(_Payload, frozen=True, tag="reset_mmp"):
+    account: str
+    index: str
+
+
+# -- lifecycle -------------------------------------------------------------------
+
+
+class Liquidate(_Payload, frozen=True, tag="liquidate"):
+    """Take over an account below maintenance margin (see clearhouse.core.liquidation)."""
+
+    account: str
+
+
+class SettleExpiry(_Payload, frozen=True, tag="settle_expiry"):
+    """Settle every position of an expired future or option at the settlement price."""
+
+    instrument: str
+
+
+class FundingTick(_Payload, frozen=True, tag="funding_tick"):
+    """Pay a perpetual's funding for the interval just ended."""
+
+    instrument: str
 
 
 # -- keys ----------------------------------------------------------------------
@@ -276,6 +369,15 @@ Payload = (
     | CancelAll
     | AmendOrder
     | OracleUpdate
+    | HaltMarket
+    | ResumeMarket
+    | KillSwitch
+    | SetMarginMode
+    | SetMMP
+    | ResetMMP
+    | Liquidate
+    | SettleExpiry
+    | FundingTick
     | CancelWithdrawal
     | AddSubKey
     | RevokeSubKey
@@ -295,6 +397,15 @@ PAYLOAD_TYPES: tuple[type[_Payload], ...] = (
     CancelAll,
     AmendOrder,
     OracleUpdate,
+    HaltMarket,
+    ResumeMarket,
+    KillSwitch,
+    SetMarginMode,
+    SetMMP,
+    ResetMMP,
+    Liquidate,
+    SettleExpiry,
+    FundingTick,
     CancelWithdrawal,
     AddSubKey,
     RevokeSubKey,

@@ -1,12 +1,14 @@
-"""Read-only views of the state for people and clients: accounts and depth."""
+"""Read-only views of the state for people and clients: accounts, depth and marks."""
 
 from __future__ import annotations
 
 import msgspec
 
+from clearhouse.core.instruments import OptionType
 from clearhouse.core.ledger import Account
 from clearhouse.core.margin import position_value
 from clearhouse.core.market import Market
+from clearhouse.core.pricing import greeks_from_units
 from clearhouse.core.state import State
 
 
@@ -57,7 +59,7 @@ def _entry_price(cost: int, qty: int, tick_size: int, decimals: int) -> str:
 
 
 def account_view(state: State, account: Account) -> AccountView:
-    margin = state.margin
+    margin = state.margin_of(account)
     equity = margin.equity(account)
     initial = margin.initial_requirement(account)
     positions = []
@@ -87,6 +89,56 @@ def account_view(state: State, account: Account) -> AccountView:
         account.in_margin_call,
         len(account.open_orders),
         positions,
+    )
+
+
+class MarkView(msgspec.Struct, frozen=True):
+    """How an instrument is marked now. Prices in settlement units per whole
+    underlying. For options, the Black-76 greeks at the mark inputs, as exact decimal
+    strings: delta and gamma with respect to the forward, vega per unit of vol,
+    theta per year; empty for other kinds."""
+
+    instrument: str
+    mark_price: int
+    index_price: int
+    forward: int
+    vol_ppm: int
+    halted: bool
+    settled: bool
+    delta: str = ""
+    gamma: str = ""
+    vega: str = ""
+    theta: str = ""
+
+
+def mark_view(state: State, market: Market, now_ns: int) -> MarkView:
+    spec = market.spec
+    index_price = state.index_prices.get(spec.index, 0)
+    forward = index_price + market.basis if index_price else 0
+    view = MarkView(
+        spec.id,
+        market.mark * spec.tick_size,
+        index_price,
+        forward,
+        market.vol_ppm,
+        market.halt_reason is not None,
+        market.settled,
+    )
+    if market.is_linear or not market.vol_ppm or not forward:
+        return view
+    greeks = greeks_from_units(
+        forward,
+        spec.strike,
+        market.vol_ppm,
+        max(0, spec.expiry_ns - now_ns),
+        spec.option_type is OptionType.CALL,
+    )
+    return msgspec.structs.replace(
+        view,
+        delta=str(greeks.delta),
+        gamma=str(greeks.gamma),
+        vega=str(greeks.vega),
+        theta=str(greeks.theta),
     )
 
 

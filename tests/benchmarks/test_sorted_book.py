@@ -141,7 +141,7 @@ def test_matching_by_hand(sb: ModuleType) -> None:
     def limit(side: Side, size: int, ticks: int, tif: TimeInForce = TimeInForce.GTC) -> int:
         return send(PlaceOrder("a", "BTC-PERP", side, size, price=ticks * tick, time_in_force=tif))
 
-    assert send(OracleUpdate("BTC-USD", 1_000 * tick + tick // 2)) == 0
+    assert send(OracleUpdate("BTC-USD", 1_000 * tick + tick // 2, observed_ns=seq + 1)) == 0
     book = exchange.books["BTC-PERP"]
     assert book.mark == 1_001  # half up
     assert limit(Side.SELL, 2, 1_010) == 0  # id 2

@@ -12,11 +12,16 @@ deterministic keys, real Ed25519 signatures, a controlled clock):
 - carol has 1M USD and as many open orders as the venue allows (4);
 - dave bought 100 lots at 100,000 and the index fell to 92,000: he is in a margin
   call;
+- the oracle quoted the BTC 25 Dec 2026 expiry (a 7.108 % volatility, no skew, no
+  basis), so its options have Black-76 marks (the 100,000 call about 2,500 after the
+  fall); nothing else of the 2027 expiry or of ETH options has a mark. Each oracle
+  update was observed when it was sequenced;
 - whale holds the largest balance an account may hold;
 - ex-trader has an account and a trade sub-key, "ex-trader-bot", but lost the
   trader role;
-- the venue holds its maximum of 6 accounts and takes at most 4 marks per update;
-  "nobody" is a trader with a key but no account;
+- the venue holds its maximum of 6 accounts and takes at most 4 expiry quotes per
+  update; "nobody" is a trader with a key but no account; a key may have at most 10
+  orders and amendments accepted per second;
 - alice's account has two live sub-keys, the most it may have: "alice-bot" (trade,
   at most 20 lots an order) and "alice-reader" (read); "alice-old" was revoked.
   bob's account has one, "bob-bot". alice's nonces start at 100;
@@ -76,12 +81,17 @@ from clearhouse.core import (
     EngineConfig,
     ErrorCode,
     ExecuteProposal,
+    ExpiryQuote,
+    FundingTick,
     GovernanceRules,
     GrantRole,
+    HaltMarket,
     Instrument,
+    KillSwitch,
     Kind,
+    Liquidate,
     ListInstrument,
-    MarkPrice,
+    MarginMode,
     OracleUpdate,
     OrderType,
     Outcome,
@@ -90,6 +100,8 @@ from clearhouse.core import (
     Propose,
     Rejected,
     Rejection,
+    ResetMMP,
+    ResumeMarket,
     RevokeRole,
     RevokeSubKey,
     Role,
@@ -97,7 +109,10 @@ from clearhouse.core import (
     RotateSubKey,
     SelfTradePrevention,
     Sequenced,
+    SetMarginMode,
+    SetMMP,
     SetRiskParams,
+    SettleExpiry,
     Side,
     SubKeyScope,
     TimeInForce,
@@ -134,10 +149,15 @@ U64_MAX = 2**64 - 1
 """The largest integer msgpack can carry."""
 T0 = 1_700_000_000 * 10**9
 CALL = "BTC-25DEC26-100000-C"
-"""The one option with a mark."""
+"""An option of the quoted expiry: it has a mark."""
 UNMARKED_PUT = "BTC-26MAR27-90000-P"
 ETH_CALL = "ETH-25DEC26-3500-C"
 DEC26_EXPIRY = expiry_ns(2026, 12, 25)
+MAR27_EXPIRY = expiry_ns(2027, 3, 26)
+SETUP_VOL_PPM = 71_080
+"""Black-76 prices the 100,000 call at 5,000 USD at this volatility and index 100,000."""
+VOL_MAX_PPM = 10_000_000
+"""The largest volatility (and |skew|) an expiry quote may carry: 1000 %."""
 LIFETIME = 60 * 10**9
 """How long a test client's transactions live (`clearhouse.venue.Client`)."""
 BOT_SIZE_MAX = 20
@@ -165,7 +185,9 @@ CONFIG = EngineConfig(
     marks_per_update_max=4,
     sub_keys_per_account_max=2,
     pending_withdrawals_per_account_max=2,
+    rate_limit_messages=10,
 )
+STALENESS = CONFIG.oracle_staleness_ns
 LARGE = CONFIG.large_withdrawal_units + 1
 """The smallest withdrawal that is a request for governance to approve."""
 RULES = GovernanceRules(
@@ -334,15 +356,21 @@ def _record_setup() -> Venue:
     setup(Approve(venue.named["p-grant"]), by="gov-b")
     setup(AddSubKey("bob", pk("bob-bot"), SubKeyScope.TRADE))
 
-    setup(OracleUpdate("BTC-USD", 100_000 * USD, (MarkPrice(CALL, 5_000 * USD),)))
-    setup(OracleUpdate("ETH-USD", 3_500 * USD))
+    def observed_now(index: str, price: int, *quotes: ExpiryQuote) -> OracleUpdate:
+        """An update observed at the time it is about to be sequenced."""
+        return OracleUpdate(index, price, venue.now + venue.test_venue.step_ns, quotes)
+
+    setup(observed_now("BTC-USD", 100_000 * USD, ExpiryQuote(DEC26_EXPIRY, SETUP_VOL_PPM)))
+    setup(observed_now("ETH-USD", 3_500 * USD), "eth-observed")
     setup(PlaceOrder("bob", "BTC-PERP", Side.SELL, 100, price=100_000 * USD), "bob-filled")
     setup(
         PlaceOrder(
             "dave", "BTC-PERP", Side.BUY, 100, price=100_000 * USD, time_in_force=TimeInForce.IOC
         )
     )
-    setup(OracleUpdate("BTC-USD", 92_000 * USD))
+    setup(observed_now("BTC-USD", 92_000 * USD), "btc-observed")
+    call = venue.engine.depth(CALL)
+    venue.named["call-mark"] = call.mark_price
     setup(
         PlaceOrder(
             "alice", "BTC-PERP", Side.BUY, 10, price=91_000 * USD, client_order_id="alice-1"
@@ -357,7 +385,7 @@ def _record_setup() -> Venue:
     setup(PlaceOrder("bob", "BTC-TINY", Side.SELL, 5, price=95_000 * USD), "bob-tiny-1")
     setup(PlaceOrder("bob", "BTC-TINY", Side.SELL, 5, price=96_000 * USD), "bob-tiny-2")
     for i in range(CONFIG.orders_per_account_max):
-        setup(PlaceOrder("carol", "BTC-PERP", Side.BUY, 1, price=(80_000 + i) * USD), f"carol-{i}")
+        setup(PlaceOrder("carol", "BTC-PERP", Side.BUY, 1, price=(85_000 + i) * USD), f"carol-{i}")
 
     setup(Propose(SetRiskParams("BTC-TINY", position_max_lots=20)), "p-open", by="gov-b")
     setup(Propose(SetRiskParams("BTC-TINY", position_max_lots=30)), "p-by-b", by="gov-b")
@@ -418,6 +446,25 @@ READY_EXPIRES_AT = NAMED["p-ready@"] + RULES.approval_ttl_ns
 FAR = INT64_MAX
 NEW_KEY = pk("fresh")
 """A key nobody has registered."""
+NEXT = SETUP_END + 1_000
+"""The timestamp of a row with no transaction before it (the venue's clock steps 1 us)."""
+LATER = NEXT + 2 * STALENESS
+"""A row's timestamp long after the last oracle observations."""
+BTC_OBSERVED = NAMED["btc-observed@"]
+"""When the oracle last observed BTC-USD (as it was sequenced)."""
+CALL_MARK = NAMED["call-mark"]
+MARK = 92_000 * USD
+"""BTC-PERP's mark: the index, the book being empty when it fell to 92,000."""
+BAND = MARK // 10
+"""The price band: 10 % of the mark either side (`price_band_bps`)."""
+OPTION_BAND = MARK // 10
+"""An option's band: 10 % of the index price either side of its mark."""
+FRESH_WINDOW = (LATER // 10**9 + 1) * 10**9
+"""The start of a rate-limit window (one second) nobody has sent anything in."""
+UNPRICED = msgspec.structs.replace(
+    TINY, id="SOL-SOON", kind=Kind.FUTURE, index="SOL-USD", expiry_ns=NEXT + 3 * 10**9
+)
+"""A future on an index no oracle prices, expiring three seconds after the set-up."""
 
 
 def test_the_venue_is_what_the_rows_assume() -> None:
@@ -457,6 +504,12 @@ def test_the_venue_is_what_the_rows_assume() -> None:
         (R_BOB, "bob"),
     ]
     assert SETUP_END < READY_AT < OPEN_EXPIRES_AT < READY_EXPIRES_AT < DEC26_EXPIRY
+    assert depth.mark_price == MARK
+    assert 0 < CALL_MARK < 5_000 * USD
+    unmarked = engine.depth(UNMARKED_PUT)
+    assert not isinstance(unmarked, Rejection) and unmarked.mark_price == 0
+    # Every key's orders of the set-up leave room in the rate limit for the rows'.
+    assert all(key[10] <= CONFIG.rate_limit_messages // 2 for key in keys.values())
     engine.check_invariants()
 
 
@@ -465,8 +518,9 @@ def bad(base: Any, **changes: object) -> Any:
     return msgspec.structs.replace(base, **changes)
 
 
-def marked(*marks: tuple[str, object]) -> OracleUpdate:
-    return bad(ORACLE, marks=tuple(MarkPrice(instrument, price) for instrument, price in marks))  # type: ignore[arg-type]
+def quoted(*quotes: object) -> OracleUpdate:
+    """ORACLE with these expiry quotes."""
+    return bad(ORACLE, expiries=quotes)  # type: ignore[no-any-return]
 
 
 # -- valid baselines: each row below changes one of these in one way ----------
@@ -482,7 +536,33 @@ CANCEL = CancelOrder("alice", order_id=ALICE_1)
 CANCEL_BY_CLIENT_ID = CancelOrder("alice", client_order_id="alice-1")
 CANCEL_ALL = CancelAll("alice", "BTC-PERP")
 AMEND = AmendOrder("alice", ALICE_1, price=90_500 * USD)
-ORACLE = OracleUpdate("BTC-USD", 92_500 * USD, (MarkPrice(CALL, 4_000 * USD),))
+QUOTE = ExpiryQuote(DEC26_EXPIRY, 80_000, -50_000, 100 * USD)
+ORACLE = OracleUpdate("BTC-USD", 92_500 * USD, SETUP_END, (QUOTE,))
+"""Observed at the set-up's last moment: after the last BTC-USD observation, before (and
+within the staleness of) a row's own timestamp."""
+HALT = HaltMarket("BTC-PERP")
+RESUME = ResumeMarket("BTC-PERP")
+KILL = KillSwitch("alice")
+RELEASE = KillSwitch("alice", engaged=False)
+MARGIN_MODE = SetMarginMode("carol", MarginMode.PORTFOLIO)
+SET_MMP = SetMMP("alice", "BTC-USD", 10**9, 1, 10**12)
+"""At most 1 lot of maker fills a second: alice's bid trips it on a fill of 2."""
+RESET_MMP = ResetMMP("alice", "BTC-USD")
+KEEPER = "keeper-2"
+"""The keeper's key since the set-up rotated it."""
+LIQUIDATE = Liquidate("dave")
+SETTLE = SettleExpiry("BTC-25DEC26")
+FUNDING = FundingTick("BTC-PERP")
+FUNDING_DUE = SETUP_END + CONFIG.funding_interval_ns
+"""A time funding is due: an interval after the perpetual's first mark (in the set-up)."""
+HIT_ALICE = PlaceOrder(
+    "bob", "BTC-PERP", Side.SELL, 2, price=91_000 * USD, time_in_force=TimeInForce.IOC
+)
+"""bob sells 2 into alice's bid: 2 lots of maker fills for alice."""
+IOC_BID = PlaceOrder(
+    "alice", "BTC-PERP", Side.BUY, 1, price=90_000 * USD, time_in_force=TimeInForce.IOC
+)
+"""An order of alice's that never trades nor rests, counted by the rate limit all the same."""
 ADD_KEY = AddSubKey("bob", NEW_KEY, SubKeyScope.TRADE, 5)
 REVOKE_KEY = RevokeSubKey("alice", pk("alice-bot"), FAR)
 ROTATE_KEY = RotateSubKey("alice", pk("alice-bot"), NEW_KEY, SETUP_SEQ + 1)
@@ -505,6 +585,20 @@ Before = tuple[Any, str | None, int | None]
 
 def first(payload: Any, by: str | None = None, at_ns: int | None = None) -> Before:
     return payload, by, at_ns
+
+
+LIST_UNPRICED = (
+    first(Propose(ListInstrument(UNPRICED)), at_ns=NEXT),
+    first(Approve(SETUP_SEQ + 1), "gov-b", NEXT + 1_000),
+    first(ExecuteProposal(SETUP_SEQ + 1), at_ns=NEXT + RULES.timelock_ns + 2_000),
+)
+"""Governance lists UNPRICED (the proposal is the first transaction after the set-up)."""
+WINDOW_FULL = tuple(
+    first(IOC_BID, at_ns=FRESH_WINDOW + k * 1_000) for k in range(CONFIG.rate_limit_messages)
+)
+"""alice's key sends as many orders as the rate limit allows in one window."""
+AFTER_WINDOW_FULL = FRESH_WINDOW + CONFIG.rate_limit_messages * 1_000
+"""Still in that window."""
 
 
 @dataclass(frozen=True)
@@ -563,8 +657,21 @@ BASELINES = [
     ok("CancelAll-every-instrument", CancelAll("carol")),
     ok("AmendOrder", AMEND),
     ok("AmendOrder-size", AmendOrder("alice", ALICE_1, size=20)),
-    ok("OracleUpdate", OracleUpdate("ETH-USD", 3_400 * USD)),
-    ok("OracleUpdate-marks", ORACLE),
+    ok("OracleUpdate", OracleUpdate("ETH-USD", 3_400 * USD, SETUP_END)),
+    ok("OracleUpdate-expiries", ORACLE),
+    ok("HaltMarket", HALT),
+    ok("HaltMarket-index", HaltMarket(index="ETH-USD")),
+    ok("ResumeMarket", RESUME, before=(first(HALT),)),
+    ok("ResumeMarket-index", ResumeMarket(index="BTC-USD"), before=(first(HALT),)),
+    ok("KillSwitch", KILL),
+    ok("KillSwitch-release", RELEASE, before=(first(KILL),)),
+    ok("KillSwitch-by-risk-officer", bad(KILL, account="bob"), by="risk-officer"),
+    ok("SetMarginMode", MARGIN_MODE),
+    ok("SetMMP", SET_MMP),
+    ok("ResetMMP", RESET_MMP, before=(first(SET_MMP),)),
+    ok("Liquidate", LIQUIDATE, by=KEEPER),
+    ok("SettleExpiry", SETTLE, DEC26_EXPIRY, by=KEEPER),
+    ok("FundingTick", FUNDING, FUNDING_DUE, by=KEEPER),
     ok("AddSubKey", ADD_KEY),
     ok("RevokeSubKey", REVOKE_KEY),
     ok("RotateSubKey", ROTATE_KEY),
@@ -594,22 +701,90 @@ BOUNDARIES = [
         bad(WITHDRAW, amount=CONFIG.large_withdrawal_units),
     ),
     ok("place-size-max", bad(PLACE, size=SIZE_MAX)),
-    ok("place-price-max", bad(PLACE, price=price_max_units)),
-    ok("place-price-one-tick", bad(PLACE, price=TICK)),
+    ok("place-at-the-band-low-edge", bad(PLACE, price=MARK - BAND)),
+    ok("place-sell-at-the-band-high-edge", bad(PLACE, side=Side.SELL, price=MARK + BAND)),
+    ok(
+        "place-option-at-its-band-high-edge",
+        PlaceOrder("alice", CALL, Side.SELL, 1, price=CALL_MARK + OPTION_BAND),
+    ),
+    ok("place-market-order-is-not-banded", bad(MARKET, side=Side.SELL)),
     ok("place-client-id-36-chars", bad(PLACE, client_order_id="c" * 36)),
     ok("place-client-id-punctuation", bad(PLACE, client_order_id="~!#$%&()*+,-./:;<=>?@[]^_{|}")),
     ok("place-client-id-of-another-account", bad(PLACE, client_order_id="bob-1")),
     ok("place-future-1ns-before-expiry", bad(PLACE, instrument="BTC-25DEC26"), DEC26_EXPIRY - 1),
     ok("amend-tiny-at-position-limit", AmendOrder("bob", BOB_TINY, size=5, price=94_000 * USD)),
-    ok("oracle-price-max", bad(ORACLE, price=price_max_units)),
-    ok("oracle-price-1-off-any-grid", bad(ORACLE, price=1)),
+    ok("amend-to-the-band-low-edge", bad(AMEND, price=MARK - BAND)),
     ok(
-        "oracle-marks-at-limit",
-        marked(
-            (CALL, 4_000 * USD),
-            ("BTC-25DEC26-90000-C", 9_000 * USD),
-            ("BTC-25DEC26-90000-P", 2_000 * USD),
-            ("BTC-26MAR27-110000-C", OPTION_TICK),
+        "amend-size-of-an-order-the-band-left-behind",
+        AmendOrder("alice", ALICE_1, size=5),
+        before=(first(OracleUpdate("BTC-USD", 103_000 * USD, NEXT), at_ns=NEXT),),
+    ),
+    ok("oracle-price-max-is-clamped", bad(ORACLE, price=price_max_units, expiries=())),
+    ok("oracle-price-1-off-any-grid-is-clamped", bad(ORACLE, price=1, expiries=())),
+    ok("oracle-observed-as-sequenced", bad(ORACLE, observed_ns=NEXT), NEXT),
+    ok("oracle-observed-at-the-staleness-limit", bad(ORACLE, observed_ns=LATER - STALENESS), LATER),
+    ok("oracle-observed-just-after-the-last", bad(ORACLE, observed_ns=BTC_OBSERVED + 1)),
+    ok("oracle-every-expiry-of-the-index", quoted(QUOTE, bad(QUOTE, expiry_ns=MAR27_EXPIRY))),
+    ok("oracle-no-expiry", quoted()),
+    ok("oracle-vol-zero", quoted(bad(QUOTE, atm_vol_ppm=0, skew_ppm=0))),
+    ok(
+        "oracle-vol-and-skew-max", quoted(bad(QUOTE, atm_vol_ppm=VOL_MAX_PPM, skew_ppm=VOL_MAX_PPM))
+    ),
+    ok("oracle-skew-min", quoted(bad(QUOTE, skew_ppm=-VOL_MAX_PPM))),
+    ok(
+        "oracle-basis-at-its-lower-bound",
+        quoted(bad(QUOTE, basis=-(ORACLE.price * 2_000 // 10_000))),
+    ),
+    ok(
+        "oracle-basis-at-its-upper-bound",
+        quoted(bad(QUOTE, basis=ORACLE.price * 2_000 // 10_000)),
+    ),
+    # controls
+    ok(
+        "resume-every-halted-market-of-an-index",
+        ResumeMarket(index="BTC-USD"),
+        before=(first(HaltMarket(index="BTC-USD")),),
+    ),
+    ok("halt-the-rest-of-an-index", HaltMarket(index="BTC-USD"), before=(first(HALT),)),
+    ok("kill-switch-officer-over-owner", KILL, by="risk-officer", before=(first(KILL),)),
+    ok(
+        "kill-switch-officer-releases",
+        RELEASE,
+        by="risk-officer",
+        before=(first(KILL, by="risk-officer"),),
+    ),
+    ok("mmp-window-max", bad(SET_MMP, window_ns=86_400 * 10**9)),
+    ok("mmp-limits-max", bad(SET_MMP, quantity_max=INT64_MAX, delta_max=INT64_MAX)),
+    ok("mmp-set-again-keeps-its-trip", SET_MMP, before=(first(SET_MMP), first(HIT_ALICE))),
+    ok("reset-mmp-untripped", RESET_MMP, before=(first(SET_MMP),)),
+    ok("settle-after-expiry", SETTLE, DEC26_EXPIRY + 1, by=KEEPER),
+    ok("settle-an-option", SettleExpiry(CALL), DEC26_EXPIRY, by=KEEPER),
+    ok(
+        "funding-long-after-due",
+        FUNDING,
+        FUNDING_DUE + 10 * CONFIG.funding_interval_ns,
+        by=KEEPER,
+    ),
+    # the rate limit: a fresh window takes as many orders and amendments as the limit
+    ok(
+        "rate-limit-last-order-of-the-window",
+        PLACE,
+        FRESH_WINDOW + CONFIG.rate_limit_messages * 1_000,
+        before=tuple(
+            first(IOC_BID, at_ns=FRESH_WINDOW + k * 1_000)
+            for k in range(CONFIG.rate_limit_messages - 1)
+        ),
+    ),
+    ok("rate-limit-is-per-key", PLACE, AFTER_WINDOW_FULL, by="alice-bot", before=WINDOW_FULL),
+    ok("rate-limit-spares-cancels", CANCEL, AFTER_WINDOW_FULL, before=WINDOW_FULL),
+    ok("rate-limit-spares-kill-switches", KILL, AFTER_WINDOW_FULL, before=WINDOW_FULL),
+    ok(
+        "rate-limit-window-starts-anew",
+        PLACE,
+        FRESH_WINDOW + 10**9,
+        before=tuple(
+            first(IOC_BID, at_ns=FRESH_WINDOW + k * 1_000)
+            for k in range(CONFIG.rate_limit_messages)
         ),
     ),
     # envelope and authorization
@@ -626,6 +801,9 @@ BOUNDARIES = [
     ok("sub-key-cancels", CANCEL, by="alice-bot"),
     ok("sub-key-amends", AMEND, by="alice-bot"),
     ok("sub-key-cancels-all", CANCEL_ALL, by="alice-bot"),
+    ok("sub-key-engages-the-kill-switch", KILL, by="alice-bot"),
+    ok("sub-key-sets-mmp", SET_MMP, by="alice-bot"),
+    ok("sub-key-resets-mmp", RESET_MMP, by="alice-bot", before=(first(SET_MMP),)),
     ok("master-key-has-no-size-limit", bad(PLACE, size=BOT_SIZE_MAX + 1)),
     ok(
         "sub-key-void-from-the-next-seq",
@@ -881,6 +1059,51 @@ PLACE_ROWS = [
     ),
     row("place-open-orders-limit", bad(PLACE, account="carol"), E.OPEN_ORDERS_LIMIT),
     row("place-no-mark", bad(PLACE, instrument=UNMARKED_PUT, price=1_000 * USD), E.NO_MARK_PRICE),
+    row("place-halted", PLACE, E.MARKET_HALTED, before=(first(HALT),)),
+    row("place-halted-index", PLACE, E.MARKET_HALTED, before=(first(HaltMarket(index="BTC-USD")),)),
+    row(
+        "place-halted-by-the-circuit-breaker",
+        PLACE,
+        E.MARKET_HALTED,
+        before=(first(OracleUpdate("BTC-USD", 78_000 * USD, NEXT), at_ns=NEXT),),
+    ),
+    row("place-killed", PLACE, E.ACCOUNT_KILLED, before=(first(KILL),)),
+    row(
+        "place-killed-by-the-risk-officer",
+        PLACE,
+        E.ACCOUNT_KILLED,
+        before=(first(KILL, by="risk-officer"),),
+    ),
+    row("place-mmp-tripped", PLACE, E.MMP_TRIPPED, before=(first(SET_MMP), first(HIT_ALICE))),
+    row(
+        "place-mmp-tripped-on-another-instrument-of-the-index",
+        bad(PLACE, instrument="BTC-25DEC26"),
+        E.MMP_TRIPPED,
+        before=(first(SET_MMP), first(HIT_ALICE)),
+    ),
+    row("place-below-the-band", bad(PLACE, price=MARK - BAND - TICK), E.PRICE_OUTSIDE_BAND),
+    row(
+        "place-sell-above-the-band",
+        bad(PLACE, side=Side.SELL, price=MARK + BAND + TICK),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row(
+        "place-price-max-is-outside-the-band",
+        bad(PLACE, price=price_max_units),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row("place-one-tick-is-outside-the-band", bad(PLACE, price=TICK), E.PRICE_OUTSIDE_BAND),
+    row(
+        "place-option-above-its-band",
+        PlaceOrder("alice", CALL, Side.SELL, 1, price=CALL_MARK + OPTION_BAND + OPTION_TICK),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row(
+        "place-after-the-band-moved",
+        bad(PLACE, price=91_000 * USD),
+        E.PRICE_OUTSIDE_BAND,
+        before=(first(OracleUpdate("BTC-USD", 103_000 * USD, NEXT), at_ns=NEXT),),
+    ),
     row("place-in-margin-call", bad(PLACE, account="dave"), E.ACCOUNT_BELOW_MAINTENANCE),
     row(
         "place-reduce-only-no-position",
@@ -999,6 +1222,18 @@ AMEND_ROWS = [
     row("amend-price-above-max", bad(AMEND, price=price_max_units + TICK), E.PRICE_TOO_LARGE),
     row("amend-price-2**80", bad(AMEND, price=HUGE), E.PRICE_TOO_LARGE),
     row("amend-price-off-tick", bad(AMEND, price=90_500 * USD + 1), E.PRICE_OFF_TICK),
+    row("amend-halted", AMEND, E.MARKET_HALTED, before=(first(HALT),)),
+    row("amend-size-halted", bad(AMEND, price=None), E.MARKET_HALTED, before=(first(HALT),)),
+    # The kill switch cancels the account's orders and refuses new ones: a killed
+    # account has no order to amend.
+    row("amend-killed", AMEND, E.UNKNOWN_ORDER, before=(first(KILL),)),
+    row("amend-below-the-band", bad(AMEND, price=MARK - BAND - TICK), E.PRICE_OUTSIDE_BAND),
+    row(
+        "amend-price-of-an-order-the-band-left-behind",
+        bad(AMEND, price=91_000 * USD + TICK),
+        E.PRICE_OUTSIDE_BAND,
+        before=(first(OracleUpdate("BTC-USD", 103_000 * USD, NEXT), at_ns=NEXT),),
+    ),
     row("amend-nothing", bad(AMEND, price=None), E.AMEND_NO_CHANGE),
     row("amend-same-price", bad(AMEND, price=91_000 * USD), E.AMEND_NO_CHANGE),
     row("amend-same-size", bad(AMEND, price=None, size=10), E.AMEND_NO_CHANGE),
@@ -1030,40 +1265,290 @@ ORACLE_ROWS = [
     row("oracle-price-above-max", bad(ORACLE, price=price_max_units + 1), E.PRICE_TOO_LARGE),
     row("oracle-price-u64-max", bad(ORACLE, price=U64_MAX), E.PRICE_TOO_LARGE),
     row("oracle-price-2**80", bad(ORACLE, price=HUGE), E.PRICE_TOO_LARGE),
-    row("oracle-too-many-marks", marked(*[(CALL, 4_000 * USD)] * 5), E.INVALID_VALUE),
+    # when the source observed the price
     row(
-        "oracle-mark-unknown-instrument",
-        marked(("BTC-1JAN27-1-C", 4_000 * USD)),
-        E.UNKNOWN_INSTRUMENT,
+        "oracle-observed-after-its-sequencing",
+        bad(ORACLE, observed_ns=NEXT + 1),
+        E.ORACLE_FROM_FUTURE,
+        NEXT,
     ),
-    row("oracle-mark-for-perpetual", marked(("BTC-PERP", 92_000 * USD)), E.MARK_NOT_FOR_INDEX),
-    row("oracle-mark-for-future", marked(("BTC-25DEC26", 92_000 * USD)), E.MARK_NOT_FOR_INDEX),
-    row("oracle-mark-for-other-index", marked((ETH_CALL, 100 * USD)), E.MARK_NOT_FOR_INDEX),
-    row("oracle-mark-twice", marked((CALL, 4_000 * USD), (CALL, 4_000 * USD)), E.DUPLICATE_MARK),
-    row("oracle-mark-price-zero", marked((CALL, 0)), E.PRICE_NOT_POSITIVE),
-    row("oracle-mark-price-negative", marked((CALL, -OPTION_TICK)), E.PRICE_NOT_POSITIVE),
+    row("oracle-observed-int64-max", bad(ORACLE, observed_ns=INT64_MAX), E.ORACLE_FROM_FUTURE),
+    row("oracle-observed-u64-max", bad(ORACLE, observed_ns=U64_MAX), E.ORACLE_FROM_FUTURE),
+    row("oracle-observed-2**80", bad(ORACLE, observed_ns=HUGE), E.ORACLE_FROM_FUTURE),
     row(
-        "oracle-mark-price-above-max",
-        marked((CALL, price_max_units + OPTION_TICK)),
-        E.PRICE_TOO_LARGE,
+        "oracle-observed-1ns-too-long-ago",
+        bad(ORACLE, observed_ns=LATER - STALENESS - 1),
+        E.ORACLE_STALE,
+        LATER,
     ),
-    row("oracle-mark-price-2**80", marked((CALL, HUGE)), E.PRICE_TOO_LARGE),
-    row("oracle-mark-price-off-tick", marked((CALL, 4_000 * USD + TICK)), E.PRICE_OFF_TICK),
-    row("oracle-mark-second-bad", marked((CALL, 4_000 * USD), (UNMARKED_PUT, 1)), E.PRICE_OFF_TICK),
-    row("oracle-mark-price-float", marked((CALL, 4_000.0 * USD)), E.WRONG_TYPE),
-    row("oracle-mark-price-bool", marked((CALL, True)), E.WRONG_TYPE),
-    row("oracle-mark-price-str", marked((CALL, "4000000000")), E.WRONG_TYPE),
-    row("oracle-mark-instrument-none", marked((None, 4_000 * USD)), E.WRONG_TYPE),  # type: ignore[arg-type]
-    row("oracle-mark-instrument-list", marked(([CALL], 4_000 * USD)), E.WRONG_TYPE),  # type: ignore[arg-type]
+    row("oracle-observed-at-zero", bad(ORACLE, observed_ns=0), E.ORACLE_STALE),
+    row("oracle-observed-negative", bad(ORACLE, observed_ns=-HUGE), E.ORACLE_STALE),
+    row(
+        "oracle-observed-as-the-last",
+        bad(ORACLE, observed_ns=BTC_OBSERVED),
+        E.ORACLE_OUT_OF_ORDER,
+    ),
+    row(
+        "oracle-observed-before-the-last",
+        bad(ORACLE, observed_ns=BTC_OBSERVED - 1),
+        E.ORACLE_OUT_OF_ORDER,
+    ),
+    row(
+        "oracle-observed-before-the-last-of-this-index",
+        OracleUpdate("ETH-USD", 3_400 * USD, NAMED["eth-observed@"]),
+        E.ORACLE_OUT_OF_ORDER,
+    ),
+    # the expiries' quotes
+    row("oracle-too-many-expiries", quoted(*[QUOTE] * 5), E.INVALID_VALUE),
+    row("oracle-expiry-unknown", quoted(bad(QUOTE, expiry_ns=DEC26_EXPIRY + 1)), E.UNKNOWN_EXPIRY),
+    row("oracle-expiry-zero", quoted(bad(QUOTE, expiry_ns=0)), E.UNKNOWN_EXPIRY),
+    row(
+        "oracle-expiry-of-another-index",
+        OracleUpdate("ETH-USD", 3_400 * USD, SETUP_END, (bad(QUOTE, expiry_ns=T0),)),
+        E.UNKNOWN_EXPIRY,
+    ),
+    row("oracle-expiry-twice", quoted(QUOTE, QUOTE), E.DUPLICATE_EXPIRY),
+    row(
+        "oracle-expiry-twice-with-other-values",
+        quoted(QUOTE, bad(QUOTE, atm_vol_ppm=1)),
+        E.DUPLICATE_EXPIRY,
+    ),
+    row("oracle-vol-negative", quoted(bad(QUOTE, atm_vol_ppm=-1)), E.VOLATILITY_INVALID),
+    row(
+        "oracle-vol-above-max",
+        quoted(bad(QUOTE, atm_vol_ppm=VOL_MAX_PPM + 1)),
+        E.VOLATILITY_INVALID,
+    ),
+    row(
+        "oracle-skew-above-max", quoted(bad(QUOTE, skew_ppm=VOL_MAX_PPM + 1)), E.VOLATILITY_INVALID
+    ),
+    row(
+        "oracle-skew-below-min",
+        quoted(bad(QUOTE, skew_ppm=-VOL_MAX_PPM - 1)),
+        E.VOLATILITY_INVALID,
+    ),
+    row(
+        "oracle-second-quote-bad",
+        quoted(QUOTE, ExpiryQuote(MAR27_EXPIRY, -1)),
+        E.VOLATILITY_INVALID,
+    ),
+    row("oracle-basis-to-a-zero-forward", quoted(bad(QUOTE, basis=-ORACLE.price)), E.BASIS_INVALID),
+    row(
+        "oracle-basis-to-a-negative-forward",
+        quoted(bad(QUOTE, basis=-ORACLE.price - 1)),
+        E.BASIS_INVALID,
+    ),
+    row(
+        "oracle-basis-beyond-the-largest-price",
+        quoted(bad(QUOTE, basis=price_max_units - ORACLE.price + 1)),
+        E.BASIS_INVALID,
+    ),
+    # a quote's integers are 64-bit
+    row("oracle-expiry-u64-max", quoted(bad(QUOTE, expiry_ns=U64_MAX)), E.WRONG_TYPE),
+    row("oracle-vol-2**63", quoted(bad(QUOTE, atm_vol_ppm=INT64_MAX + 1)), E.WRONG_TYPE),
+    row("oracle-skew-minus-2**63", quoted(bad(QUOTE, skew_ppm=-(2**63))), E.WRONG_TYPE),
+    row("oracle-basis-2**80", quoted(bad(QUOTE, basis=HUGE)), E.WRONG_TYPE),
+    row("oracle-vol-float", quoted(bad(QUOTE, atm_vol_ppm=0.5)), E.WRONG_TYPE),
+    row("oracle-vol-bool", quoted(bad(QUOTE, atm_vol_ppm=True)), E.WRONG_TYPE),
+    row("oracle-skew-str", quoted(bad(QUOTE, skew_ppm="0")), E.WRONG_TYPE),
+    row("oracle-basis-none", quoted(bad(QUOTE, basis=None)), E.WRONG_TYPE),
+    row("oracle-expiry-float", quoted(bad(QUOTE, expiry_ns=float(DEC26_EXPIRY))), E.WRONG_TYPE),
+    row("oracle-quote-as-tuple", quoted((DEC26_EXPIRY, 80_000, 0, 0)), E.WRONG_TYPE),
+    row("oracle-quote-none", quoted(None), E.WRONG_TYPE),
     *_wrong_types(ORACLE, "price", 92_500.0 * USD, True, "92500000000", None),
     *_wrong_types(ORACLE, "index", None, 1, ["BTC-USD"]),
-    *_wrong_types(ORACLE, "marks", None, "marks", ((CALL, 4_000 * USD),), (None,)),
+    *_wrong_types(ORACLE, "observed_ns", float(SETUP_END), True, str(SETUP_END), None),
+    *_wrong_types(ORACLE, "expiries", None, "expiries", [QUOTE], QUOTE),
+]
+
+# -- controls: halts, kill switches, margin mode, market maker protection -----
+
+CONTROL_ROWS = [
+    # HaltMarket
+    row("halt-instrument-and-index", HaltMarket("BTC-PERP", "BTC-USD"), E.HALT_TARGET_INVALID),
+    row("halt-no-target", HaltMarket(), E.HALT_TARGET_INVALID),
+    row("halt-instrument-unknown", HaltMarket("DOGE-PERP"), E.UNKNOWN_INSTRUMENT),
+    row("halt-index-unknown", HaltMarket(index="DOGE-USD"), E.UNKNOWN_INDEX),
+    row("halt-index-given-as-instrument", HaltMarket("BTC-USD"), E.UNKNOWN_INSTRUMENT),
+    row("halt-halted", HALT, E.MARKET_HALTED, before=(first(HALT),)),
+    row(
+        "halt-halted-index",
+        HaltMarket(index="ETH-USD"),
+        E.MARKET_HALTED,
+        before=(first(HaltMarket(index="ETH-USD")),),
+    ),
+    *_wrong_types(HALT, "instrument", None, 1, ["BTC-PERP"]),
+    *_wrong_types(HaltMarket(index="BTC-USD"), "index", None, 1),
+    # ResumeMarket
+    row("resume-trading-market", RESUME, E.MARKET_NOT_HALTED),
+    row("resume-trading-index", ResumeMarket(index="ETH-USD"), E.MARKET_NOT_HALTED),
+    row("resume-instrument-and-index", ResumeMarket("BTC-PERP", "BTC-USD"), E.HALT_TARGET_INVALID),
+    row("resume-no-target", ResumeMarket(), E.HALT_TARGET_INVALID),
+    row("resume-instrument-unknown", ResumeMarket("DOGE-PERP"), E.UNKNOWN_INSTRUMENT),
+    row("resume-index-unknown", ResumeMarket(index="DOGE-USD"), E.UNKNOWN_INDEX),
+    row(
+        "resume-resumed",
+        RESUME,
+        E.MARKET_NOT_HALTED,
+        before=(first(HALT), first(RESUME)),
+    ),
+    *_wrong_types(RESUME, "instrument", None, 0),
+    # KillSwitch
+    row("kill-account-unknown", bad(KILL, account="nobody"), E.UNKNOWN_ACCOUNT),
+    row("kill-released-switch-released", RELEASE, E.KILL_SWITCH_UNCHANGED),
+    row("kill-engaged-switch-engaged", KILL, E.KILL_SWITCH_UNCHANGED, before=(first(KILL),)),
+    row(
+        "kill-officer-engages-its-own-again",
+        KILL,
+        E.KILL_SWITCH_UNCHANGED,
+        by="risk-officer",
+        before=(first(KILL, by="risk-officer"),),
+    ),
+    row(
+        "kill-owner-releases-the-officers",
+        RELEASE,
+        E.KILL_SWITCH_HELD,
+        before=(first(KILL, by="risk-officer"),),
+    ),
+    row(
+        "kill-owner-releases-what-the-officer-took-over",
+        RELEASE,
+        E.KILL_SWITCH_HELD,
+        before=(first(KILL), first(KILL, by="risk-officer")),
+    ),
+    *_wrong_types(KILL, "engaged", 1, 0, None, "true"),
+    *_wrong_types(KILL, "account", None, ["alice"]),
+    # SetMarginMode
+    row("margin-mode-account-unknown", bad(MARGIN_MODE, account="nobody"), E.UNKNOWN_ACCOUNT),
+    row(
+        "margin-mode-unchanged",
+        bad(MARGIN_MODE, mode=MarginMode.STANDARD),
+        E.MARGIN_MODE_UNCHANGED,
+    ),
+    row(
+        "margin-mode-back-unchanged",
+        MARGIN_MODE,
+        E.MARGIN_MODE_UNCHANGED,
+        before=(first(MARGIN_MODE),),
+    ),
+    *_wrong_types(MARGIN_MODE, "mode", "portfolio", None, 1),
+    *_wrong_types(MARGIN_MODE, "account", None, 5),
+    # SetMMP
+    row("mmp-account-unknown", bad(SET_MMP, account="nobody"), E.UNKNOWN_ACCOUNT),
+    row("mmp-index-unknown", bad(SET_MMP, index="DOGE-USD"), E.UNKNOWN_INDEX),
+    row("mmp-index-is-an-instrument", bad(SET_MMP, index="BTC-PERP"), E.UNKNOWN_INDEX),
+    row("mmp-window-zero", bad(SET_MMP, window_ns=0), E.MMP_INVALID),
+    row("mmp-window-negative", bad(SET_MMP, window_ns=-1), E.MMP_INVALID),
+    row("mmp-window-above-a-day", bad(SET_MMP, window_ns=86_400 * 10**9 + 1), E.MMP_INVALID),
+    row("mmp-quantity-zero", bad(SET_MMP, quantity_max=0), E.MMP_INVALID),
+    row("mmp-quantity-u64-max", bad(SET_MMP, quantity_max=U64_MAX), E.MMP_INVALID),
+    row("mmp-delta-negative", bad(SET_MMP, delta_max=-1), E.MMP_INVALID),
+    row("mmp-delta-2**80", bad(SET_MMP, delta_max=HUGE), E.MMP_INVALID),
+    *_wrong_types(SET_MMP, "window_ns", 1.5, True, None),
+    *_wrong_types(SET_MMP, "quantity_max", 1.0, "1"),
+    *_wrong_types(SET_MMP, "delta_max", None, False),
+    *_wrong_types(SET_MMP, "index", None, 1),
+    # ResetMMP
+    row("reset-mmp-account-unknown", bad(RESET_MMP, account="nobody"), E.UNKNOWN_ACCOUNT),
+    row("reset-mmp-not-set", RESET_MMP, E.MMP_NOT_SET),
+    row(
+        "reset-mmp-of-another-index",
+        bad(RESET_MMP, index="ETH-USD"),
+        E.MMP_NOT_SET,
+        before=(first(SET_MMP),),
+    ),
+    *_wrong_types(RESET_MMP, "index", None, 1),
+]
+
+# -- the risk lifecycle: liquidation, settlement, funding ---------------------
+
+LIFECYCLE_ROWS = [
+    # Liquidate
+    row(
+        "liquidate-account-unknown", bad(LIQUIDATE, account="nobody"), E.UNKNOWN_ACCOUNT, by=KEEPER
+    ),
+    row(
+        "liquidate-healthy-account", bad(LIQUIDATE, account="alice"), E.NOT_LIQUIDATABLE, by=KEEPER
+    ),
+    row(
+        "liquidate-account-without-positions",
+        bad(LIQUIDATE, account="whale"),
+        E.NOT_LIQUIDATABLE,
+        by=KEEPER,
+    ),
+    *_wrong_types(LIQUIDATE, "account", None, 1, by=KEEPER),
+    # SettleExpiry
+    row(
+        "settle-instrument-unknown",
+        bad(SETTLE, instrument="BTC-1JAN27"),
+        E.UNKNOWN_INSTRUMENT,
+        by=KEEPER,
+    ),
+    row(
+        "settle-perpetual",
+        bad(SETTLE, instrument="BTC-PERP"),
+        E.NOT_EXPIRING,
+        DEC26_EXPIRY,
+        by=KEEPER,
+    ),
+    row("settle-before-expiry", SETTLE, E.NOT_EXPIRED, DEC26_EXPIRY - 1, by=KEEPER),
+    row("settle-long-before-expiry", SETTLE, E.NOT_EXPIRED, by=KEEPER),
+    row(
+        "settle-twice",
+        SETTLE,
+        E.ALREADY_SETTLED,
+        DEC26_EXPIRY + 1,
+        by=KEEPER,
+        before=(first(SETTLE, KEEPER, DEC26_EXPIRY),),
+    ),
+    row(
+        "settle-an-index-never-priced",
+        SettleExpiry(UNPRICED.id),
+        E.NO_SETTLEMENT_PRICE,
+        UNPRICED.expiry_ns,
+        by=KEEPER,
+        before=LIST_UNPRICED,
+    ),
+    *_wrong_types(SETTLE, "instrument", None, 1, by=KEEPER),
+    # FundingTick
+    row(
+        "funding-instrument-unknown",
+        bad(FUNDING, instrument="DOGE-PERP"),
+        E.UNKNOWN_INSTRUMENT,
+        by=KEEPER,
+    ),
+    row(
+        "funding-future",
+        bad(FUNDING, instrument="BTC-25DEC26"),
+        E.NOT_A_PERPETUAL,
+        FUNDING_DUE,
+        by=KEEPER,
+    ),
+    row("funding-option", bad(FUNDING, instrument=CALL), E.NOT_A_PERPETUAL, FUNDING_DUE, by=KEEPER),
+    row(
+        "funding-perpetual-never-marked",
+        bad(FUNDING, instrument=NEW_SPEC.id),
+        E.NO_MARK_PRICE,
+        FUNDING_DUE,
+        by=KEEPER,
+        before=(first(EXECUTE, at_ns=READY_AT),),
+    ),
+    row("funding-not-due", FUNDING, E.FUNDING_NOT_DUE, by=KEEPER),
+    row(
+        "funding-paid-and-not-due-again",
+        FUNDING,
+        E.FUNDING_NOT_DUE,
+        FUNDING_DUE + 1,
+        by=KEEPER,
+        before=(first(FUNDING, KEEPER, FUNDING_DUE),),
+    ),
+    *_wrong_types(FUNDING, "instrument", None, 1, by=KEEPER),
 ]
 
 # -- the payload itself -------------------------------------------------------
 
 PAYLOAD_ROWS = [
-    row("payload-not-a-payload-struct", MarkPrice(CALL, 4_000 * USD), E.WRONG_TYPE, by="custody"),
+    row("payload-not-a-payload-struct", QUOTE, E.WRONG_TYPE, by="custody"),
     row("payload-action", LIST, E.WRONG_TYPE, by="gov-a"),
     row("payload-str", "deposit", E.WRONG_TYPE, by="custody"),
     row("payload-none", None, E.WRONG_TYPE, by="custody"),
@@ -1217,6 +1702,71 @@ PRECEDENCE_ROWS = [
         E.REDUCE_ONLY_WOULD_INCREASE,
     ),
     row(
+        "place-expiry-before-halted",
+        bad(PLACE, instrument="BTC-25DEC26"),
+        E.INSTRUMENT_EXPIRED,
+        DEC26_EXPIRY,
+        before=(first(HaltMarket(index="BTC-USD")),),
+    ),
+    row(
+        "place-client-id-before-halted",
+        bad(PLACE, client_order_id="a b"),
+        E.CLIENT_ORDER_ID_INVALID,
+        before=(first(HALT),),
+    ),
+    row(
+        "place-halted-before-killed",
+        PLACE,
+        E.MARKET_HALTED,
+        before=(first(HALT), first(KILL)),
+    ),
+    row(
+        "place-killed-before-mmp",
+        PLACE,
+        E.ACCOUNT_KILLED,
+        before=(first(SET_MMP), first(HIT_ALICE), first(KILL)),
+    ),
+    row(
+        "place-mmp-before-duplicate",
+        bad(PLACE, client_order_id="eth-1"),
+        E.MMP_TRIPPED,
+        before=(
+            first(SET_MMP),
+            first(
+                PlaceOrder(
+                    "alice", "ETH-PERP", Side.BUY, 1, price=3_400 * USD, client_order_id="eth-1"
+                )
+            ),
+            first(HIT_ALICE),
+        ),
+    ),
+    row(
+        "place-halted-before-duplicate",
+        bad(PLACE, client_order_id="alice-1"),
+        E.MARKET_HALTED,
+        before=(first(HALT),),
+    ),
+    row(
+        "place-margin-call-before-band",
+        bad(PLACE, account="dave", price=TICK),
+        E.ACCOUNT_BELOW_MAINTENANCE,
+    ),
+    row(
+        "place-reduce-only-before-band",
+        bad(PLACE, account="dave", price=TICK, reduce_only=True, time_in_force=IOC),
+        E.REDUCE_ONLY_WOULD_INCREASE,
+    ),
+    row(
+        "place-band-before-position-limit",
+        bad(PLACE, account="bob", instrument="BTC-TINY", side=Side.SELL, price=MARK + BAND + TICK),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row(
+        "place-band-before-post-only",
+        bad(PLACE, price=MARK + BAND + TICK, post_only=True),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row(
         "place-margin-before-fok",
         bad(PLACE, account="carol", size=SIZE_MAX, price=93_000 * USD, time_in_force=FOK),
         E.INSUFFICIENT_MARGIN,
@@ -1253,31 +1803,73 @@ PRECEDENCE_ROWS = [
     row("amend-size-before-price", bad(AMEND, size=0, price=1), E.SIZE_NOT_POSITIVE),
     row("amend-price-before-no-change", bad(AMEND, price=1, size=10), E.PRICE_OFF_TICK),
     row(
+        "amend-expiry-before-halted",
+        AmendOrder("alice", ALICE_DEC, price=89_000 * USD),
+        E.INSTRUMENT_EXPIRED,
+        DEC26_EXPIRY,
+        before=(first(HaltMarket(index="BTC-USD")),),
+    ),
+    row("amend-price-before-halted", bad(AMEND, price=1), E.PRICE_OFF_TICK, before=(first(HALT),)),
+    row("amend-halted-before-band", bad(AMEND, price=TICK), E.MARKET_HALTED, before=(first(HALT),)),
+    row(
+        "amend-band-before-would-trade", bad(AMEND, price=MARK + BAND + TICK), E.PRICE_OUTSIDE_BAND
+    ),
+    row(
+        "amend-band-before-margin",
+        AmendOrder("carol", CAROL_0, price=TICK, size=SIZE_MAX),
+        E.PRICE_OUTSIDE_BAND,
+    ),
+    row(
         "amend-would-trade-before-margin",
         AmendOrder("carol", CAROL_0, price=93_000 * USD, size=SIZE_MAX),
         E.AMEND_WOULD_TRADE,
     ),
     row("oracle-index-before-price", bad(ORACLE, index="DOGE-USD", price=0), E.UNKNOWN_INDEX),
     row(
-        "oracle-price-before-mark-count",
-        bad(marked(*[(CALL, 0)] * 5), price=0),
+        "oracle-price-before-observation",
+        bad(ORACLE, price=0, observed_ns=INT64_MAX),
         E.PRICE_NOT_POSITIVE,
     ),
-    row("oracle-mark-count-before-marks", marked(*[("nope", 0)] * 5), E.INVALID_VALUE),
     row(
-        "oracle-unknown-before-not-for-index",
-        marked(("nope", 1), ("BTC-PERP", 1)),
-        E.UNKNOWN_INSTRUMENT,
+        "oracle-stale-before-out-of-order",
+        bad(ORACLE, observed_ns=BTC_OBSERVED),
+        E.ORACLE_STALE,
+        BTC_OBSERVED + STALENESS + 1,
     ),
     row(
-        "oracle-not-for-index-before-duplicate",
-        marked(("BTC-PERP", 1), ("BTC-PERP", 1)),
-        E.MARK_NOT_FOR_INDEX,
+        "oracle-observation-before-expiry-count",
+        bad(quoted(*[QUOTE] * 5), observed_ns=BTC_OBSERVED),
+        E.ORACLE_OUT_OF_ORDER,
     ),
     row(
-        "oracle-duplicate-before-mark-price",
-        marked((CALL, 4_000 * USD), (CALL, 0)),
-        E.DUPLICATE_MARK,
+        "oracle-expiry-count-before-quotes",
+        quoted(*[bad(QUOTE, expiry_ns=1)] * 5),
+        E.INVALID_VALUE,
+    ),
+    row(
+        "oracle-64-bits-before-unknown-expiry",
+        quoted(bad(QUOTE, expiry_ns=1, basis=-(2**63))),
+        E.WRONG_TYPE,
+    ),
+    row(
+        "oracle-unknown-expiry-before-duplicate",
+        quoted(QUOTE, bad(QUOTE, expiry_ns=1), QUOTE),
+        E.UNKNOWN_EXPIRY,
+    ),
+    row(
+        "oracle-duplicate-before-volatility",
+        quoted(QUOTE, bad(QUOTE, atm_vol_ppm=-1)),
+        E.DUPLICATE_EXPIRY,
+    ),
+    row(
+        "oracle-volatility-before-basis",
+        quoted(bad(QUOTE, atm_vol_ppm=-1, basis=-ORACLE.price)),
+        E.VOLATILITY_INVALID,
+    ),
+    row(
+        "oracle-quotes-in-their-order",
+        quoted(bad(QUOTE, basis=-ORACLE.price), ExpiryQuote(MAR27_EXPIRY, -1)),
+        E.BASIS_INVALID,
     ),
 ]
 
@@ -1293,6 +1885,43 @@ def expires_in(offset_ns: int) -> Callable[[int], int]:
     """An expiry `offset_ns` after the transaction's own timestamp."""
     return lambda default: default - LIFETIME + offset_ns
 
+
+RATE_LIMIT_ROWS = [
+    row("rate-limited-order", PLACE, E.RATE_LIMITED, AFTER_WINDOW_FULL, before=WINDOW_FULL),
+    row("rate-limited-amendment", AMEND, E.RATE_LIMITED, AFTER_WINDOW_FULL, before=WINDOW_FULL),
+    row(
+        "rate-limited-at-the-window-end",
+        PLACE,
+        E.RATE_LIMITED,
+        FRESH_WINDOW + 10**9 - 1,
+        before=WINDOW_FULL,
+    ),
+    row(
+        "rate-limit-counts-amendments",
+        PLACE,
+        E.RATE_LIMITED,
+        AFTER_WINDOW_FULL,
+        before=tuple(
+            first(AmendOrder("alice", ALICE_1, size=11 + k), at_ns=FRESH_WINDOW + k * 1_000)
+            for k in range(CONFIG.rate_limit_messages)
+        ),
+    ),
+    row(
+        "rate-limit-before-the-handler",
+        bad(PLACE, size=0),
+        E.RATE_LIMITED,
+        AFTER_WINDOW_FULL,
+        before=WINDOW_FULL,
+    ),
+    row(
+        "rate-limit-after-authorization",
+        PLACE,
+        E.BAD_SIGNATURE,
+        AFTER_WINDOW_FULL,
+        before=WINDOW_FULL,
+        signature=flip,
+    ),
+]
 
 ENVELOPE_ROWS = [
     *[
@@ -1461,6 +2090,25 @@ AUTHORIZATION_ROWS = [
         by="ex-trader-bot",
     ),
     row("read-sub-key-places", PLACE, E.ROLE_FORBIDDEN, by="alice-reader"),
+    row("read-sub-key-kills", KILL, E.ROLE_FORBIDDEN, by="alice-reader"),
+    row(
+        "trade-sub-key-sets-margin-mode",
+        bad(MARGIN_MODE, account="alice"),
+        E.ROLE_FORBIDDEN,
+        by="alice-bot",
+    ),
+    row("trader-halts", HALT, E.ROLE_FORBIDDEN, by="alice"),
+    row("oracle-halts", HALT, E.ROLE_FORBIDDEN, by="oracle"),
+    row("trader-resumes", RESUME, E.ROLE_FORBIDDEN, by="alice", before=(first(HALT),)),
+    row("keeper-resumes", RESUME, E.ROLE_FORBIDDEN, by=KEEPER, before=(first(HALT),)),
+    row("governor-resumes", RESUME, E.ROLE_FORBIDDEN, by="gov-a", before=(first(HALT),)),
+    row("risk-officer-places", PLACE, E.ROLE_FORBIDDEN, by="risk-officer"),
+    row("risk-officer-sets-margin-mode", MARGIN_MODE, E.ROLE_FORBIDDEN, by="risk-officer"),
+    row("risk-officer-sets-mmp", SET_MMP, E.ROLE_FORBIDDEN, by="risk-officer"),
+    row("risk-officer-liquidates", LIQUIDATE, E.ROLE_FORBIDDEN, by="risk-officer"),
+    row("trader-liquidates", LIQUIDATE, E.ROLE_FORBIDDEN, by="alice"),
+    row("trader-settles", SETTLE, E.ROLE_FORBIDDEN, DEC26_EXPIRY, by="alice"),
+    row("oracle-ticks-funding", FUNDING, E.ROLE_FORBIDDEN, FUNDING_DUE, by="oracle"),
     row("read-sub-key-cancels", CANCEL, E.ROLE_FORBIDDEN, by="alice-reader"),
     # the account
     row(
@@ -1505,6 +2153,15 @@ AUTHORIZATION_ROWS = [
         by="alice",
     ),
     row("add-sub-key-for-another-owner", ADD_KEY, E.NOT_ACCOUNT_OWNER, by="alice"),
+    row("kill-switch-of-another-owner", bad(KILL, account="bob"), E.NOT_ACCOUNT_OWNER, by="alice"),
+    row("margin-mode-of-another-owner", MARGIN_MODE, E.NOT_ACCOUNT_OWNER, by="alice"),
+    row("mmp-of-another-owner", bad(SET_MMP, account="bob"), E.NOT_ACCOUNT_OWNER, by="alice"),
+    row(
+        "reset-mmp-of-another-owner",
+        bad(RESET_MMP, account="bob"),
+        E.NOT_ACCOUNT_OWNER,
+        by="alice",
+    ),
     row(
         "cancel-withdrawal-of-another-owner",
         CancelWithdrawal("bob", R_BOB),
@@ -2047,8 +2704,11 @@ ALL_ROWS = [
     *CANCEL_ROWS,
     *AMEND_ROWS,
     *ORACLE_ROWS,
+    *CONTROL_ROWS,
+    *LIFECYCLE_ROWS,
     *PAYLOAD_ROWS,
     *PRECEDENCE_ROWS,
+    *RATE_LIMIT_ROWS,
     *ENVELOPE_ROWS,
     *AUTHORIZATION_ROWS,
     *KEY_ROWS,
@@ -2163,6 +2823,51 @@ def test_a_rejected_transaction_does_not_use_its_nonce() -> None:
     assert isinstance(venue.apply(PLACE, nonce=nonce), Accepted)
     again = venue.apply(bad(PLACE, size=2), nonce=nonce)
     assert isinstance(again, Rejected) and again.code == E.NONCE_REUSED
+
+
+def test_only_accepted_orders_count_against_the_rate_limit() -> None:
+    """A refused order uses none of the key's rate: the window's last place is still free."""
+    venue = open_venue()
+    for payload, _, at_ns in WINDOW_FULL[:-1]:
+        assert isinstance(venue.apply(payload, at_ns), Accepted)
+    refused = venue.apply(bad(IOC_BID, size=0))
+    assert isinstance(refused, Rejected) and refused.code == E.SIZE_NOT_POSITIVE
+    assert isinstance(venue.apply(IOC_BID), Accepted)
+    limited = venue.apply(IOC_BID)
+    assert isinstance(limited, Rejected) and limited.code == E.RATE_LIMITED
+    assert venue.now < FRESH_WINDOW + 10**9
+
+
+def test_a_basis_beyond_its_bound_of_the_index_is_refused() -> None:
+    """A basis that would leave a forward near zero is refused on arrival (more than
+    `basis_max_bps`, 20 %, of the update's price), and the state is unchanged."""
+    venue = open_venue()
+    price = 92_000 * USD
+    before = venue.engine.digest()
+    outcome = venue.apply(
+        OracleUpdate("BTC-USD", price, NEXT, (bad(QUOTE, basis=1 - price),)), NEXT
+    )
+    assert isinstance(outcome, Rejected) and outcome.code == E.BASIS_INVALID
+    assert venue.engine.digest() == before
+
+
+def test_a_standing_basis_is_bounded_again_when_the_index_falls() -> None:
+    """A basis at its bound stands; the index then falls by the 25 % a single update may
+    move it. Marks bound the standing basis against the index now accepted, so the
+    forward stays positive and well inside it, and the engine goes on."""
+    venue = open_venue()
+    price = 92_000 * USD
+    quote = bad(QUOTE, basis=-(price * 2_000 // 10_000))
+    assert isinstance(venue.apply(OracleUpdate("BTC-USD", price, NEXT, (quote,)), NEXT), Accepted)
+    after = NEXT + 1_000
+    outcome = venue.apply(OracleUpdate("BTC-USD", price // 4, after), after)
+    assert isinstance(outcome, Accepted)
+    view = venue.engine.marks("BTC-25DEC26")
+    assert not isinstance(view, Rejection)
+    index = view.index_price
+    assert index == price * 3 // 4  # clamped to the 25 % bound
+    assert view.forward == index - index * 2_000 // 10_000
+    venue.engine.check_invariants()
 
 
 def test_a_transaction_no_signature_can_cover_is_a_bad_signature() -> None:
@@ -2321,7 +3026,8 @@ WIRE_BASES: dict[str, dict[str, Any]] = {
         "type": "oracle_update",
         "index": "BTC-USD",
         "price": 92_500 * USD,
-        "marks": [{"instrument": CALL, "price": 4_000 * USD}],
+        "observed_ns": SETUP_END,
+        "expiries": [{"expiry_ns": DEC26_EXPIRY, "atm_vol_ppm": 80_000}],
     },
     "add_sub_key": {
         "type": "add_sub_key",
@@ -2380,11 +3086,14 @@ WIRE_ROWS = [
     wrow("client-id-int", wire("place_order", client_order_id=5), E.WRONG_TYPE),
     wrow("order-id-str", wire("cancel_order", order_id="1"), E.WRONG_TYPE),
     wrow("amend-size-float", wire("amend_order", size=5.0), E.WRONG_TYPE),
-    wrow("marks-object", wire("oracle_update", marks={CALL: 1}), E.WRONG_TYPE),
-    wrow("mark-as-array", wire("oracle_update", marks=[[CALL, 1]]), E.WRONG_TYPE),
+    wrow("expiries-object", wire("oracle_update", expiries={DEC26_EXPIRY: 1}), E.WRONG_TYPE),
     wrow(
-        "mark-price-float",
-        wire("oracle_update", marks=[{"instrument": CALL, "price": 1.0}]),
+        "expiry-quote-as-array", wire("oracle_update", expiries=[[DEC26_EXPIRY, 1]]), E.WRONG_TYPE
+    ),
+    wrow("observed-float", wire("oracle_update", observed_ns=float(SETUP_END)), E.WRONG_TYPE),
+    wrow(
+        "vol-float",
+        wire("oracle_update", expiries=[{"expiry_ns": DEC26_EXPIRY, "atm_vol_ppm": 1.0}]),
         E.WRONG_TYPE,
     ),
     wrow("public-key-int", wire("add_sub_key", public_key=5), E.WRONG_TYPE),
@@ -2408,8 +3117,9 @@ WIRE_ROWS = [
     wrow("missing-amend-order-id", wire("amend_order", order_id=_MISSING), E.MISSING_FIELD),
     wrow("missing-index", wire("oracle_update", index=_MISSING), E.MISSING_FIELD),
     wrow(
-        "missing-mark-price", wire("oracle_update", marks=[{"instrument": CALL}]), E.MISSING_FIELD
+        "missing-expiry-ns", wire("oracle_update", expiries=[{"atm_vol_ppm": 1}]), E.MISSING_FIELD
     ),
+    wrow("missing-observed", wire("oracle_update", observed_ns=_MISSING), E.MISSING_FIELD),
     wrow("missing-scope", wire("add_sub_key", scope=_MISSING), E.MISSING_FIELD),
     wrow("missing-void-from-seq", wire("rotate_sub_key", void_from_seq=_MISSING), E.MISSING_FIELD),
     wrow(
@@ -2424,10 +3134,11 @@ WIRE_ROWS = [
     wrow("field-of-another-type", wire("deposit", size=1), E.UNKNOWN_FIELD),
     wrow("unknown-order-field", wire("place_order", leverage=100), E.UNKNOWN_FIELD),
     wrow(
-        "unknown-mark-field",
-        wire("oracle_update", marks=[{"instrument": CALL, "price": 1, "iv": 5}]),
+        "unknown-expiry-quote-field",
+        wire("oracle_update", expiries=[{"expiry_ns": DEC26_EXPIRY, "iv": 5}]),
         E.UNKNOWN_FIELD,
     ),
+    wrow("marks-are-no-field-any-more", wire("oracle_update", marks=[]), E.UNKNOWN_FIELD),
     wrow(
         "unknown-action-field",
         wire(
@@ -2481,9 +3192,16 @@ WIRE_ROWS = [
     wrow("amend-size-u64-max", wire("amend_order", size=U64_MAX), E.SIZE_TOO_LARGE),
     wrow("oracle-price-u64-max", wire("oracle_update", price=U64_MAX), E.PRICE_TOO_LARGE),
     wrow(
-        "mark-price-u64-max",
-        wire("oracle_update", marks=[{"instrument": CALL, "price": U64_MAX}]),
-        E.PRICE_TOO_LARGE,
+        "quote-expiry-u64-max",
+        wire("oracle_update", expiries=[{"expiry_ns": U64_MAX}]),
+        E.WRONG_TYPE,
+    ),
+    wrow("observed-u64-max", wire("oracle_update", observed_ns=U64_MAX), E.ORACLE_FROM_FUTURE),
+    wrow("observed-zero", wire("oracle_update", observed_ns=0), E.ORACLE_STALE),
+    wrow(
+        "vol-negative",
+        wire("oracle_update", expiries=[{"expiry_ns": DEC26_EXPIRY, "atm_vol_ppm": -1}]),
+        E.VOLATILITY_INVALID,
     ),
     wrow("unknown-instrument", wire("place_order", instrument="DOGE-PERP"), E.UNKNOWN_INSTRUMENT),
     wrow("public-key-short", wire("add_sub_key", public_key=NEW_KEY[:31]), E.INVALID_KEY),
@@ -2629,11 +3347,11 @@ def test_garbage_msgpack_is_malformed_encoding(raw: bytes) -> None:
 
 def test_decode_rejection_keeps_the_path_to_the_field() -> None:
     rejection = decode_transaction_json(
-        _json(wire("oracle_update", marks=[{"instrument": CALL, "price": 1.5}]))
+        _json(wire("oracle_update", expiries=[{"expiry_ns": DEC26_EXPIRY, "basis": 1.5}]))
     )
     assert isinstance(rejection, Rejection)
     assert rejection.code == E.WRONG_TYPE
-    assert "$.payload.marks[0].price" in rejection.message
+    assert "$.payload.expiries[0].basis" in rejection.message
 
 
 def test_an_order_in_an_expired_instrument_can_still_be_cancelled() -> None:

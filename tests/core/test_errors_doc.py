@@ -15,9 +15,9 @@ in which each handler checks.
   referred to by an italic item (`8. *Authorization*`): `authorize` from
   `Engine.apply`, and `_check_action` from Propose and ExecuteProposal.
 - "Returned by" names exactly the transactions whose checks contain the code:
-  every transaction for the envelope's codes and authorization's, except the two
-  authorization codes that only some types can reach (an account owner's, a
-  sub-key's size limit: read from `authority.PERMITTED` and
+  every transaction for the envelope's codes and authorization's, except the codes
+  that only some types can reach (the rate limit's: `authority.RATE_LIMITED_TYPES`;
+  an account owner's, a sub-key's size limit: read from `authority.PERMITTED` and
   `SUB_KEY_TRADE_TYPES`); Propose and ExecuteProposal for the actions' codes, with
   the actions named.
 """
@@ -33,7 +33,7 @@ import pytest
 
 import clearhouse.core
 from clearhouse.core import Action, ErrorCode
-from clearhouse.core.authority import PERMITTED, SUB_KEY_TRADE_TYPES
+from clearhouse.core.authority import PERMITTED, RATE_LIMITED_TYPES, SUB_KEY_TRADE_TYPES
 
 CORE_DIR = Path(clearhouse.core.__file__).parent
 DOC = CORE_DIR.parent.parent / "docs" / "errors.md"
@@ -47,6 +47,15 @@ TRANSACTIONS = (
     "CancelAll",
     "AmendOrder",
     "OracleUpdate",
+    "Liquidate",
+    "SettleExpiry",
+    "FundingTick",
+    "HaltMarket",
+    "ResumeMarket",
+    "KillSwitch",
+    "SetMarginMode",
+    "SetMMP",
+    "ResetMMP",
     "AddSubKey",
     "RevokeSubKey",
     "RotateSubKey",
@@ -272,6 +281,11 @@ def authorization_scope() -> dict[str, set[str]]:
     return {"NOT_ACCOUNT_OWNER": with_account | trade, "SUB_KEY_SIZE_LIMIT": sized}
 
 
+def envelope_scope() -> dict[str, set[str]]:
+    """Envelope codes that only some transaction types can reach: the rate limit's."""
+    return {"RATE_LIMITED": {kind.__name__ for kind in RATE_LIMITED_TYPES}}
+
+
 @pytest.fixture(scope="module")
 def doc() -> str:
     return DOC.read_text(encoding="utf-8")
@@ -397,7 +411,12 @@ def test_source_order_reader_inlines_called_checks(source_orders: dict[str, list
         "INSUFFICIENT_MARGIN",
     ]
     assert source_orders[ENVELOPE][:2] == ["SEQUENCE_OUT_OF_ORDER", "TIMESTAMP_REGRESSED"]
-    assert source_orders[ENVELOPE][-3:] == ["INVALID_VALUE", "WRONG_TYPE", "*Authorization*"]
+    assert source_orders[ENVELOPE][-4:] == [
+        "INVALID_VALUE",
+        "WRONG_TYPE",
+        "*Authorization*",
+        "RATE_LIMITED",
+    ]
     assert source_orders[AUTHORIZATION][:3] == ["UNKNOWN_SIGNER", "KEY_REVOKED", "BAD_SIGNATURE"]
     assert "NONCE_TOO_OLD" in source_orders[AUTHORIZATION]
 
@@ -411,8 +430,9 @@ def test_sections_stand_in_for_their_calls(source_orders: dict[str, list[str]]) 
     assert source_orders["RotateKey"][0] == "UNKNOWN_KEY"
     inlined = collapse(SourceIndex().codes("engine", "Engine.apply"))
     at = inlined.index("UNKNOWN_SIGNER")
-    assert [*inlined[:at], "*Authorization*"] == source_orders[ENVELOPE]
-    assert collapse(inlined[at:]) == source_orders[AUTHORIZATION]
+    end = at + len(source_orders[AUTHORIZATION])
+    assert inlined[at:end] == source_orders[AUTHORIZATION]
+    assert [*inlined[:at], "*Authorization*", *inlined[end:]] == source_orders[ENVELOPE]
 
 
 # -- returned by ---------------------------------------------------------------------
@@ -431,13 +451,14 @@ def expand(source_orders: dict[str, list[str]], transaction: str) -> set[str]:
 def test_returned_by_matches_the_handlers(doc: str, source_orders: dict[str, list[str]]) -> None:
     every = set(TRANSACTIONS)
     scoped = authorization_scope()
+    envelope_scoped = envelope_scope()
     for number, name, returned_by, _ in code_rows(doc):
         named = {tx for tx in TRANSACTIONS if re.search(rf"\b{tx}\b", returned_by)}
         if "every transaction" in returned_by:
             named |= every
         expected = {tx for tx in TRANSACTIONS if name in expand(source_orders, tx)}
         if name in source_orders[ENVELOPE]:
-            expected |= every
+            expected |= envelope_scoped.get(name, every)
         if name in source_orders[AUTHORIZATION]:
             expected |= scoped.get(name, every)
         assert named == expected, f"{number} {name}: doc says {sorted(named)}"

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from clearhouse.core import (
     Accepted,
     Deposit,
-    OracleUpdate,
     Payload,
     PlaceOrder,
     Side,
@@ -235,10 +234,14 @@ def test_engine_cash_plus_unrealized_is_deposits_less_fees(
         assert isinstance(outcome, Accepted), outcome
         return outcome
 
+    def oracle(price: int) -> None:
+        outcome = venue.oracle("BTC-USD", price)
+        assert isinstance(outcome, Accepted), outcome
+
     deposit = 10**12
     apply(Deposit("maker", "USDC", deposit))
     apply(Deposit("taker", "USDC", deposit))
-    apply(OracleUpdate("BTC-USD", INDEX_UNITS))
+    oracle(INDEX_UNITS)
     fees = 0
     realized = {"maker": 0, "taker": 0}
     for taker_buys, size, offset in trades:
@@ -260,7 +263,7 @@ def test_engine_cash_plus_unrealized_is_deposits_less_fees(
         fees += trade.maker_fee + trade.taker_fee
         realized["maker"] += trade.maker_realized_pnl
         realized["taker"] += trade.taker_realized_pnl
-    apply(OracleUpdate("BTC-USD", INDEX_UNITS + mark_offset * TICK))
+    oracle(INDEX_UNITS + mark_offset * TICK)  # the book is empty: the mark is the index
 
     held = 0
     for name in ("maker", "taker"):

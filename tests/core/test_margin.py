@@ -7,6 +7,10 @@ USD, with the catalogue's parameters:
 - BTC options: lot 0.01 BTC; a short pays its mark value plus the larger of 15% of
   the underlying less the out-of-the-money amount and a 10% floor; maintenance is
   the mark value plus 7.5%; a long is charged its premium value and no maintenance.
+
+Option marks are the engine's Black-76 prices from the oracle's volatility quotes:
+the quotes below are chosen to give round marks, and each test asserts the marks
+it relies on before using them.
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ from clearhouse.core import (
     Deposited,
     ErrorCode,
     Event,
+    ExpiryQuote,
     IndexPriceUpdated,
     Instrument,
     Kind,
     MarginCallEnded,
     MarginCallStarted,
-    MarkPrice,
     MarkPriceUpdated,
-    OracleUpdate,
+    OracleObserved,
     OrderType,
     Payload,
     PlaceOrder,
@@ -40,6 +44,7 @@ from clearhouse.core import (
     Transfer,
     Withdraw,
 )
+from clearhouse.core.catalogue import expiry_ns
 from clearhouse.core.instruments import validate_spec
 from clearhouse.testing import TestVenue, standard_genesis
 
@@ -102,9 +107,16 @@ class Venue(TestVenue):
         view = self.view(account)
         return view.initial_margin, view.maintenance_margin
 
-    def oracle(self, index_usd: int | str, **option_marks_usd: int | str) -> list[Event]:
-        marks = tuple(MarkPrice(name, usd(price)) for name, price in option_marks_usd.items())
-        return self.accept(OracleUpdate("BTC-USD", usd(index_usd), marks))
+    def index(
+        self, index_usd: int | str, *quotes: ExpiryQuote, **option_marks_usd: int | str
+    ) -> list[Event]:
+        """Move BTC-USD (and quote expiries); `option_marks_usd` are the option marks
+        the update must give."""
+        outcome = self.oracle("BTC-USD", usd(index_usd), quotes)
+        assert isinstance(outcome, Accepted), outcome
+        for name, price in option_marks_usd.items():
+            assert MarkPriceUpdated(name, usd(price)) in outcome.events, (name, outcome.events)
+        return outcome.events
 
 
 def order(
@@ -129,7 +141,7 @@ def opened(*funded: tuple[str, int], instruments: list[Instrument] | None = None
     v = Venue(tuple(account for account, _ in funded), instruments)
     for account, amount in funded:
         v.accept(Deposit(account, "USDC", amount))
-    v.oracle(100_000)
+    v.index(100_000)
     return v
 
 
@@ -161,7 +173,7 @@ def test_linear_margin_is_notional_times_rate() -> None:
     assert v.margins("bob") == (usd("0.10") * 4 * 100 + usd("0.10") * 3 * 100, usd(20) + usd(15))
     assert v.margins("alice") == v.margins("bob")
     # At 101,000 the lot notional is 101 USD.
-    v.oracle(101_000)
+    v.index(101_000)
     assert v.margins("bob") == (usd("40.4") + usd("30.3"), usd("20.2") + usd("15.15"))
     # Equity moves with unrealized P&L: +4 USD on the perp, -3 USD on the future.
     bob = v.view("bob")
@@ -191,7 +203,7 @@ def test_linear_margin_rounds_up() -> None:
     )
     v = opened(("alice", FUNDS), ("bob", FUNDS), instruments=[odd])
     cross(v, "bob", "alice", 1, "100000.5", "ODD-PERP")
-    v.oracle("100000.5")
+    v.index("100000.5")
     # Notional 200,001 ticks x 500 = 100,000,500 units.
     # Initial 3.33% = 3,330,016.65 -> 3,330,017; maintenance 1.11% = 1,110,005.55 -> 1,110,006.
     assert v.margins("bob") == (3_330_017, 1_110_006)
@@ -204,7 +216,16 @@ def test_linear_margin_rounds_up() -> None:
 ATM_CALL = "BTC-25DEC26-100000-C"
 OTM_PUT = "BTC-25DEC26-100000-P"
 FAR_CALL = "BTC-25DEC26-110000-C"
-MARKS = {ATM_CALL: 6_000, OTM_PUT: 3_000, FAR_CALL: 1_000}
+DEC26 = expiry_ns(2026, 12, 25)
+ATM_AT_5000 = ExpiryQuote(DEC26, atm_vol_ppm=71_080)
+"""At index 100,000 the 100,000 call marks at 5,000 USD."""
+FAR_AT_1000 = ExpiryQuote(DEC26, atm_vol_ppm=57_650)
+"""At index 100,000 the 110,000 call marks at 1,000 USD."""
+SMILE_AT_102000 = ExpiryQuote(DEC26, atm_vol_ppm=54_040, skew_ppm=-55_000)
+"""At index 102,000: the 100,000 call at 5,000 USD, so the 100,000 put at 3,000 (put-call
+parity: call - put = forward - strike), and the 110,000 call at 1,000 (the skew lowers
+the volatility above the forward)."""
+MARKS = {ATM_CALL: 5_000, OTM_PUT: 3_000, FAR_CALL: 1_000}
 
 
 def test_short_option_margin_by_hand() -> None:
@@ -213,39 +234,44 @@ def test_short_option_margin_by_hand() -> None:
     # maintenance adds 7.5% x 1,020 = 76.5 to the mark value.
     writers = ("w_atm", "w_put", "w_far")
     v = opened(("holder", FUNDS), *[(w, FUNDS) for w in writers])
-    v.oracle(102_000, **MARKS)
+    v.index(102_000, SMILE_AT_102000, **MARKS)
     for writer, option in zip(writers, MARKS, strict=True):
         cross(v, "holder", writer, 2, MARKS[option], option)
     # Table: writer -> (initial, maintenance) for 2 lots.
-    #   ATM call, strike 100,000 (in the money, OTM 0): mark value 60.
+    #   ATM call, strike 100,000 (in the money, OTM 0): mark value 50.
     #   Put, strike 100,000: OTM 2,000 x 0.01 = 20, so the scan 153 - 20 = 133 wins.
     #   Call, strike 110,000: OTM 8,000 x 0.01 = 80, scan 73 < floor 102.
     expected = {
-        "w_atm": (2 * usd(60 + 153), 2 * usd("136.5")),
+        "w_atm": (2 * usd(50 + 153), 2 * usd("126.5")),
         "w_put": (2 * usd(30 + 133), 2 * usd("106.5")),
         "w_far": (2 * usd(10 + 102), 2 * usd("86.5")),
     }
     for writer, requirement in expected.items():
         assert v.margins(writer) == requirement, writer
-    # The holder: a long option is charged its premium value (60 + 30 + 10 per lot x 2)
+    # The holder: a long option is charged its premium value (50 + 30 + 10 per lot x 2)
     # and has no maintenance.
-    assert v.margins("holder") == (2 * usd(60 + 30 + 10), 0)
+    assert v.margins("holder") == (2 * usd(50 + 30 + 10), 0)
     holder = v.view("holder")
-    assert holder.equity == holder.cash + 2 * usd(100)
+    assert holder.equity == holder.cash + 2 * usd(90)
     v.engine.check_invariants()
 
 
 def test_short_option_margin_follows_the_index() -> None:
     v = opened(("holder", FUNDS), ("writer", FUNDS))
-    v.oracle(100_000, **{FAR_CALL: 1_000})
+    v.index(100_000, FAR_AT_1000, **{FAR_CALL: 1_000})
     cross(v, "holder", "writer", 1, 1_000, FAR_CALL)
     # Index 100,000: underlying 1,000 USD; OTM 10,000 x 0.01 = 100; scan 50 < floor 100.
     assert v.margins("writer") == (usd(10 + 100), usd(10 + 75))
-    # Index 108,000 with an unchanged option mark: underlying 1,080; OTM 20;
-    # scan 162 - 20 = 142 > floor 108. Maintenance 10 + 81.
-    events = v.oracle(108_000)
-    assert MarkPriceUpdated(FAR_CALL, usd(1_000)) not in events
-    assert v.margins("writer") == (usd(10 + 142), usd(10 + 81))
+    # Index 108,000: the call is priced again at the new forward, same volatility,
+    # and is worth more. Underlying 1,080; OTM 20; scan 162 - 20 = 142 > floor 108;
+    # maintenance 81; each on top of the new mark value (0.01 BTC at the mark).
+    events = v.index(108_000)
+    (mark,) = [
+        e.price for e in events if isinstance(e, MarkPriceUpdated) and e.instrument == FAR_CALL
+    ]
+    assert mark > usd(1_000)
+    value = mark // 100
+    assert v.margins("writer") == (value + usd(142), value + usd(81))
     v.engine.check_invariants()
 
 
@@ -281,7 +307,7 @@ def test_open_orders_margined_as_worst_side() -> None:
 
 def test_long_option_with_sells_beyond_it_is_margined_as_the_short_it_could_become() -> None:
     v = opened(("holder", FUNDS), ("writer", FUNDS))
-    v.oracle(100_000, **{ATM_CALL: 5_000})
+    v.index(100_000, ATM_AT_5000, **{ATM_CALL: 5_000})
     cross(v, "holder", "writer", 1, 5_000, ATM_CALL)
     assert v.margins("holder") == (usd(50), 0)
     # Selling 3 at the mark would leave the holder short 2: 2 x (50 + 150) = 400 USD.
@@ -336,7 +362,7 @@ def test_option_orders_need_premium_or_short_margin() -> None:
         ("above", above_need),
         ("above_short", above_need - 1),
     )
-    v.oracle(100_000, **{ATM_CALL: 5_000})
+    v.index(100_000, ATM_AT_5000, **{ATM_CALL: 5_000})
     for account, side, price, ok in [
         ("long", BUY, 5_000, True),
         ("long_short", BUY, 5_000, False),
@@ -357,7 +383,7 @@ def test_risk_reducing_order_accepted_from_account_short_of_margin() -> None:
     v = opened(("dave", TEN_LOTS_IM + TEN_LOTS_FEE), ("maker", FUNDS))
     cross(v, "dave", "maker", 10, 100_000)  # dave pays 0.5 USD fee: cash 100, IM 100
     assert v.view("dave").equity == v.margins("dave")[0] == usd(100)
-    v.oracle(99_000)
+    v.index(99_000)
     # Equity 100 - 10 = 90 USD; initial 99, maintenance 49.5: short of initial margin,
     # not in a margin call.
     dave = v.view("dave")
@@ -401,7 +427,7 @@ def test_withdraw_is_limited_by_cash_and_free_collateral() -> None:
     v.accept(Withdraw("erin", "USDC", usd("899.5")))
     v.refuse(Withdraw("erin", "USDC", 1), ErrorCode.INSUFFICIENT_MARGIN)
     # Unrealized profit raises equity but is not cash: it cannot be withdrawn.
-    v.oracle(110_000)
+    v.index(110_000)
     erin = v.view("erin")
     assert (erin.cash, erin.equity, erin.initial_margin) == (usd(100), usd(200), usd(110))
     assert erin.available == usd(90)
@@ -421,10 +447,11 @@ def margin_call_venue() -> Venue:
     """
     v = opened(("frank", TEN_LOTS_IM + TEN_LOTS_FEE), ("maker", FUNDS), ("carol", FUNDS))
     cross(v, "frank", "maker", 10, 100_000)
-    v.oracle(95_000)  # equity 100 - 50 = 50 >= maintenance 47.5: no call yet
+    v.index(95_000)  # equity 100 - 50 = 50 >= maintenance 47.5: no call yet
     assert not v.view("frank").in_margin_call
-    events = v.oracle(94_000)
+    events = v.index(94_000)
     assert events == [
+        OracleObserved("BTC-USD", "oracle", usd(94_000), v.now_ns, 1),
         IndexPriceUpdated("BTC-USD", usd(94_000)),
         MarkPriceUpdated(PERP, usd(94_000)),
         MarkPriceUpdated("BTC-25DEC26", usd(94_000)),

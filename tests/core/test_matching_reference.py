@@ -11,10 +11,16 @@ must agree on every transaction: the same rejection code, or the same fills
 remainders and amendments, in the same order, and in the end the same book, level
 by level and queue by queue.
 
-Semantics the reference encodes (from `clearhouse/core/trading.py`):
-- limit orders cross at their price; market orders at the mark +- market_collar_bps
-  (a buy's limit is `mark + mark * bps // 10_000` ticks, a sell's the mirror, at
-  least one tick) and must be IOC or FOK;
+Semantics the reference encodes (from `clearhouse/core/trading.py` and, for the
+mark, `clearhouse/core/market_data.py`):
+- an oracle update marks the perpetual at the index (half up to the tick) plus the
+  book's premium: the mid `(best bid + best ask) // 2` less the index, capped at
+  `perp_premium_cap_bps` of the index, and 0 unless both sides have orders; the mark
+  moves only with oracle updates;
+- limit orders cross at their price, which must lie within `price_band_bps` of the
+  mark (an amendment's new price too); market orders at the mark +-
+  market_collar_bps (a buy's limit is `mark + mark * bps // 10_000` ticks, a sell's
+  the mirror, at least one tick) and must be IOC or FOK;
 - makers are met best price first, then first come first served;
 - self-trade prevention is the taker's mode, applied to each own maker met:
   cancel_taker stops the taker, cancel_maker cancels the maker and goes on,
@@ -50,6 +56,7 @@ from clearhouse.core import (
     ErrorCode,
     IndexPriceUpdated,
     MarkPriceUpdated,
+    OracleObserved,
     OracleUpdate,
     OrderAccepted,
     OrderAmended,
@@ -81,7 +88,10 @@ STRANGER = "zed"
 """Never funded: every transaction naming it is refused."""
 FUNDING = 10**15
 """A billion USD per account: margin never binds on these sizes."""
-CONFIG = EngineConfig(orders_per_account_max=ORDERS_MAX, invariant_sweep_interval_txs=1)
+CONFIG = EngineConfig(
+    orders_per_account_max=ORDERS_MAX, invariant_sweep_interval_txs=1, rate_limit_messages=0
+)
+PREMIUM_CAP_BPS = CONFIG.perp_premium_cap_bps
 START_NS = 1_700_000_000 * 10**9
 """November 2023, for the transactions' clock."""
 FIRST_ID = len(ACCOUNTS) + 2
@@ -137,6 +147,9 @@ class ReferenceBook:
             level[1] += 1
         return [(price * TICK, size, count) for price, (size, count) in levels.items()]
 
+    def outside_band(self, price: int) -> bool:
+        return abs(price - self.mark) > self.mark * SPEC.price_band_bps // 10_000
+
     @staticmethod
     def crosses(is_buy: bool, limit: int, price: int) -> bool:
         return price <= limit if is_buy else price >= limit
@@ -157,7 +170,13 @@ class ReferenceBook:
         if isinstance(payload, AmendOrder):
             return self.amend(payload)
         if isinstance(payload, OracleUpdate):
-            mark = max(1, (payload.price + TICK // 2) // TICK)
+            index = max(1, (payload.price + TICK // 2) // TICK)
+            mark = index
+            bids, asks = self.queue(True), self.queue(False)
+            if bids and asks:
+                cap = index * PREMIUM_CAP_BPS // 10_000
+                premium = (bids[0].price + asks[0].price) // 2 - index
+                mark = max(1, index + min(max(premium, -cap), cap))
             changed = mark != self.mark
             self.mark = mark
             return [("mark", mark * TICK)] if changed else []
@@ -190,6 +209,8 @@ class ReferenceBook:
         else:
             assert tx.price is not None
             limit = tx.price // TICK
+            if self.outside_band(limit):
+                return [("rejected", ErrorCode.PRICE_OUTSIDE_BAND)]
         opposite = self.queue(not is_buy)
         if tx.post_only and opposite and self.crosses(is_buy, limit, opposite[0].price):
             return [("rejected", ErrorCode.POST_ONLY_WOULD_TAKE)]
@@ -325,6 +346,8 @@ class ReferenceBook:
             return [("rejected", ErrorCode.SIZE_NOT_POSITIVE)]
         size = order.remaining if tx.size is None else tx.size
         price = order.price if tx.price is None else tx.price // TICK
+        if price != order.price and self.outside_band(price):
+            return [("rejected", ErrorCode.PRICE_OUTSIDE_BAND)]
         if (price, size) == (order.price, order.remaining):
             return [("rejected", ErrorCode.AMEND_NO_CHANGE)]
         if price == order.price and size < order.remaining:
@@ -343,7 +366,8 @@ class ReferenceBook:
 
 
 def normalize(outcome: Outcome) -> list[Norm]:
-    """The engine's outcome in the reference's terms (index updates dropped)."""
+    """The engine's outcome in the reference's terms (the oracle's observation and
+    index updates dropped)."""
     if isinstance(outcome, Rejected):
         return [("rejected", outcome.code)]
     out: list[Norm] = []
@@ -373,7 +397,7 @@ def normalize(outcome: Outcome) -> list[Norm]:
             out.append(("amended", e.order_id, e.price, e.remaining, e.priority_kept))
         elif isinstance(e, MarkPriceUpdated):
             out.append(("mark", e.price))
-        elif not isinstance(e, IndexPriceUpdated):
+        elif not isinstance(e, OracleObserved | IndexPriceUpdated):
             out.append(("unexpected", e))
     return out
 
@@ -400,7 +424,11 @@ class Pair:
         self.placed: list[int] = []
         for account in ACCOUNTS:
             self.apply_engine(Deposit(account, "USDC", FUNDING))
-        self.submit(OracleUpdate(INDEX, MARK0 * TICK))
+        self.submit(self.oracle_update(MARK0 * TICK))
+
+    def oracle_update(self, price: int) -> OracleUpdate:
+        """An update observed when it is sequenced (the next step of the venue's clock)."""
+        return OracleUpdate(INDEX, price, self.venue.now_ns + self.venue.step_ns)
 
     def apply_engine(self, payload: Payload) -> Outcome:
         outcome = self.venue.apply(payload)
@@ -458,9 +486,12 @@ class Pair:
 OFFSETS = st.one_of(
     st.integers(-5, 5),
     st.integers(-5, 5),
-    st.sampled_from([-10_001, -10_000, -9_999, 9_999, 10_000, 10_001]),
+    st.sampled_from(
+        [-20_001, -20_000, -10_001, -10_000, -9_999, 9_999, 10_000, 10_001, 20_000, 20_001]
+    ),
 )
-"""Price offsets from the mark in ticks: mostly at the touch, sometimes at the collar."""
+"""Price offsets from the mark in ticks: mostly at the touch, sometimes at the collar
+(5 %) or the edge of the price band (10 %)."""
 SIDES = st.sampled_from([Side.BUY, Side.SELL])
 STPS = st.sampled_from(list(SelfTradePrevention))
 CLIENT_IDS = st.sampled_from(["", "", "", "x", "y"])
@@ -559,7 +590,7 @@ def to_payload(pair: Pair, op: tuple[Any, ...]) -> Payload:
         return AmendOrder(account or owner, order_id, price=price, size=size)
     assert kind == "oracle"
     # Half-tick steps, so the mark's half-up rounding is exercised too.
-    return OracleUpdate(INDEX, MARK0 * TICK + op[1] * (TICK // 2))
+    return pair.oracle_update(MARK0 * TICK + op[1] * (TICK // 2))
 
 
 def run_differential(ops: list[tuple[Any, ...]], keep: Callable[[Norm], Norm]) -> None:

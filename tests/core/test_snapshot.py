@@ -56,7 +56,7 @@ def test_authority_proposals_sub_keys_and_pending_withdrawals_survive() -> None:
     for payload in (
         Deposit("alice", "USDC", 3 * 10**12),
         Deposit("bob", "USDC", 10**10),
-        OracleUpdate("BTC-USD", 100_000_000_000),
+        OracleUpdate("BTC-USD", 100_000_000_000, observed_ns=venue.now_ns),  # before sequencing
         PlaceOrder("bob", "BTC-PERP", Side.BUY, 5, price=99_000_000_000),
         PlaceOrder("bob", "BTC-PERP", Side.BUY, 5, price=99_000_000_000, client_order_id="b2"),
         PlaceOrder("alice", "BTC-PERP", Side.SELL, 7, price=99_000_000_000),

@@ -22,10 +22,10 @@ from clearhouse.core import (
     EngineConfig,
     ErrorCode,
     Event,
+    ExpiryQuote,
     Instrument,
     Kind,
-    MarkPrice,
-    OracleUpdate,
+    MarkPriceUpdated,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
@@ -98,6 +98,12 @@ class Venue(TestVenue):
         assert isinstance(outcome, Accepted), outcome
         return outcome.events
 
+    def mark(self, index_price: int, expiries: tuple[ExpiryQuote, ...] = ()) -> list[Event]:
+        """An accepted BTC-USD oracle update, observed as it is sequenced."""
+        outcome = self.oracle("BTC-USD", index_price, expiries)
+        assert isinstance(outcome, Accepted), outcome
+        return outcome.events
+
     def refuse(
         self, payload: Payload, code: ErrorCode, at_ns: int | None = None, by: str | None = None
     ) -> None:
@@ -166,7 +172,7 @@ def opened(accounts: tuple[str, ...] = ("alice", "bob", "carol"), **venue: Any) 
     v = Venue(traders=(*accounts, "nobody"), **venue)
     for account in accounts:
         v.accept(Deposit(account, "USDC", FUNDS))
-    v.accept(OracleUpdate("BTC-USD", usd(100_000)))
+    v.mark(usd(100_000))
     return v
 
 
@@ -1019,7 +1025,10 @@ def test_maker_rebate_and_taker_fee() -> None:
 
 def test_option_premium_moves_from_buyer_to_seller() -> None:
     v = opened()
-    v.accept(OracleUpdate("BTC-USD", usd(100_000), (MarkPrice(CALL, usd(5_000)),)))
+    # Black-76 at a 7.108 % volatility prices the at-the-money call, three years
+    # from expiry, at 5,000 USD to its 5 USD tick: the price it then trades at.
+    events = v.mark(usd(100_000), (ExpiryQuote(expiry_ns(2026, 12, 25), 71_080),))
+    assert MarkPriceUpdated(CALL, usd(5_000)) in events
     v.place("alice", SELL, 2, 5_000, CALL)
     ask = v.seq
     events = v.place("bob", BUY, 2, 5_000, CALL, time_in_force=IOC)

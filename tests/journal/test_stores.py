@@ -338,7 +338,7 @@ def _payload_batches() -> list[list[Payload]]:
     traders = TRADERS
     batches: list[list[Payload]] = [
         [Deposit(t, "USDC", 50_000 * 10**6) for t in traders],
-        [OracleUpdate("BTC-USD", btc)],
+        [OracleUpdate("BTC-USD", btc, observed_ns=START_NS)],  # before its sequencing
     ]
     for round_ in range(6):
         batch: list[Payload] = []

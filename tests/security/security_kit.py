@@ -66,7 +66,7 @@ def build_venue(venue_id: str | None = None) -> TestVenue:
     venue = TestVenue(genesis)
     for account in ACCOUNTS:
         accept(venue, Deposit(account, "USDC", FUNDS))
-    accept(venue, OracleUpdate(INDEX, BTC_PRICE))
+    accept(venue, OracleUpdate(INDEX, BTC_PRICE, observed_ns=venue.now_ns))
     return venue
 
 

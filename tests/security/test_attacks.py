@@ -69,6 +69,8 @@ from clearhouse.core.txs import ApproveWithdrawal, CancelWithdrawal, Propose
 from clearhouse.testing import TestVenue, signer_for
 
 E = ErrorCode
+ANY_OBSERVED_NS = 1_700_000_000 * 10**9
+"""An oracle observation time for updates refused before it is looked at (by role)."""
 
 
 @pytest.fixture
@@ -245,9 +247,9 @@ def test_an_expiry_beyond_the_lifetime_limit_is_too_far(venue: TestVenue) -> Non
     [
         (Deposit("alice", "USDC", 10**6), "alice"),
         (Deposit("mm", "USDC", 10**6), "mm"),
-        (OracleUpdate(INDEX, 2 * 10**11), "alice"),
-        (OracleUpdate(INDEX, 2 * 10**11), "mm"),
-        (OracleUpdate(INDEX, 2 * 10**11), "custody"),
+        (OracleUpdate(INDEX, 2 * 10**11, ANY_OBSERVED_NS), "alice"),
+        (OracleUpdate(INDEX, 2 * 10**11, ANY_OBSERVED_NS), "mm"),
+        (OracleUpdate(INDEX, 2 * 10**11, ANY_OBSERVED_NS), "custody"),
         (Deposit("alice", "USDC", 10**6), "oracle"),
         (Deposit("alice", "USDC", 10**6), "gov-a"),
         (Deposit("alice", "USDC", 10**6), "keeper"),
@@ -311,7 +313,7 @@ def _add_sub_key(
         Withdraw("alice", "USDC", 10**6),
         Transfer("alice", "alice:hedge", "USDC", 10**6),
         Deposit("alice", "USDC", 10**6),
-        OracleUpdate(INDEX, 2 * 10**11),
+        OracleUpdate(INDEX, 2 * 10**11, ANY_OBSERVED_NS),
         AddSubKey("alice", signer_for("more").public_key(), SubKeyScope.TRADE),
         RevokeSubKey("alice", signer_for("alice-trade").public_key(), 1),
         RotateSubKey("alice", signer_for("alice-trade").public_key(), bytes(32), 1),

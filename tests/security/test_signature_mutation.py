@@ -91,7 +91,7 @@ def scene() -> Scene:
         craft(fresh, bid("alice", size=3, price=BID, client_order_id="c-1"), "alice"),
         craft(fresh, Withdraw("bob", "USDC", 123_456_789), "bob"),
         craft(fresh, Deposit("ali", "USDC", 10**12), "custody"),
-        craft(fresh, OracleUpdate("BTC-USD", 101_234_567_890), "oracle"),
+        craft(fresh, OracleUpdate("BTC-USD", 101_234_567_890, fresh.now_ns), "oracle"),
         craft(
             fresh,
             Propose(GrantRole(signer_for("newmm").public_key(), "newmm", Role.MARKET_MAKER)),
