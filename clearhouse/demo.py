@@ -1,8 +1,10 @@
 """A short scripted session on the core, printed for people.
 
 Two market makers quote BTC-PERP, a trader lifts the offer, the index drops, and an
-order too large for the trader's collateral is refused. The summary shows
-positions, equity, margin and the state digest.
+order too large for the trader's collateral is refused. A second, highly leveraged
+trader is caught by a deeper fall: the keeper sees the margin call and liquidates
+it through the book, the fee going to the insurance fund. The summary shows
+positions, equity, margin, an option's Black-76 mark and the state digest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from clearhouse.core import (
     Deposit,
     Depth,
     Engine,
+    ExpiryQuote,
+    LiquidationStarted,
+    MarkView,
     OracleUpdate,
     Outcome,
     Payload,
@@ -29,6 +34,7 @@ from clearhouse.core import (
     TimeInForce,
     TradeExecuted,
 )
+from clearhouse.core.catalogue import expiry_ns
 from clearhouse.journal import (
     Journal,
     SqliteJournal,
@@ -36,10 +42,13 @@ from clearhouse.journal import (
     parse_signed_checkpoint,
     verify_inclusion,
 )
-from clearhouse.testing import TestVenue, signer_for, standard_genesis
+from clearhouse.keepers import Keeper
+from clearhouse.testing import KEEPER, TestVenue, signer_for, standard_genesis
 
 USD = 1_000_000
 TICK = 500_000
+DEC26 = expiry_ns(2026, 12, 25)
+OPTION = "BTC-25DEC26-100000-C"
 
 
 def usd(units: int) -> str:
@@ -55,7 +64,12 @@ def script(now: Callable[[], int]) -> Iterator[tuple[str, Payload, str | None]]:
     yield "", Deposit("maker-b", "USDC", 2_000_000 * USD), None
     yield "custodian credits the trader", Deposit("trader", "USDC", 50_000 * USD), None
     yield "trader signs a deposit to itself", Deposit("trader", "USDC", 10**6 * USD), "trader"
-    yield "oracle prices BTC-USD at 100,000", OracleUpdate("BTC-USD", 100_000 * USD, now()), None
+    quote = ExpiryQuote(DEC26, atm_vol_ppm=550_000, skew_ppm=-100_000, basis=400 * USD)
+    yield (
+        "oracle prices BTC-USD at 100,000",
+        OracleUpdate("BTC-USD", 100_000 * USD, now(), (quote,)),
+        None,
+    )
     for maker, offset in (("maker-a", 0), ("maker-b", 1)):
         for level in range(3):
             ticks = (level + 1 + offset) * 20
@@ -70,21 +84,44 @@ def script(now: Callable[[], int]) -> Iterator[tuple[str, Payload, str | None]]:
     hit = PlaceOrder("trader", "BTC-PERP", Side.SELL, 100, price=99_900 * USD)
     yield "trader sells into the bid", hit, None
     yield "maker-a tries to cancel the trader's orders", CancelAll("trader"), "maker-a"
+    yield "custodian credits a second trader 3,000", Deposit("degen", "USDC", 3_000 * USD), None
+    levered = PlaceOrder(
+        "degen", "BTC-PERP", Side.BUY, 250, price=100_020 * USD, time_in_force=TimeInForce.IOC
+    )
+    yield "degen buys 0.25 BTC at 8x leverage", levered, None
     yield "oracle: BTC-USD falls to 98,500", OracleUpdate("BTC-USD", 98_500 * USD, now()), None
     too_big = PlaceOrder(
         "trader", "BTC-PERP", Side.BUY, 5_000, price=98_600 * USD, time_in_force=TimeInForce.IOC
     )
     yield "trader tries 5 BTC more: over margin", too_big, None
+    yield "the makers pull their quotes", CancelAll("maker-a"), None
+    yield "", CancelAll("maker-b"), None
+    for price, size in ((90_900, 200), (90_800, 300)):
+        bid = PlaceOrder("maker-a", "BTC-PERP", Side.BUY, size, price=price * USD)
+        yield "maker-a bids lower" if size == 200 else "", bid, None
+    yield "oracle: BTC-USD falls to 91,000", OracleUpdate("BTC-USD", 91_000 * USD, now()), None
+
+
+def engine_seq(journal: Journal) -> int:
+    return journal.engine.seq
 
 
 def describe(outcome: Outcome) -> str:
     if isinstance(outcome, Rejected):
         return f"[red]rejected {outcome.code.name} ({outcome.code.value})[/red]: {outcome.message}"
     trades = [e for e in outcome.events if isinstance(e, TradeExecuted)]
-    if trades:
+    if trades and not isinstance(outcome.events[0], LiquidationStarted):
         lots = sum(t.size for t in trades)
         return f"[green]accepted[/green]: {len(trades)} fills, {lots} lots, last at {usd(trades[-1].price)}"
-    return f"[green]accepted[/green]: {', '.join(type(e).__name__ for e in outcome.events)}"
+    names: list[str] = []
+    for event in outcome.events:
+        name = type(event).__name__
+        if names and names[-1].split(" x")[0] == name:
+            count = int(names[-1].split(" x")[1]) + 1 if " x" in names[-1] else 2
+            names[-1] = f"{name} x{count}"
+        else:
+            names.append(name)
+    return f"[green]accepted[/green]: {', '.join(names)}"
 
 
 OPERATOR = "venue-operator"
@@ -92,7 +129,7 @@ OPERATOR = "venue-operator"
 
 def run_demo(console: Console | None = None, journal_path: Path | None = None) -> Engine:
     console = console or Console()
-    genesis = standard_genesis(["trader"], market_makers=["maker-a", "maker-b"])
+    genesis = standard_genesis(["trader", "degen"], market_makers=["maker-a", "maker-b"])
     signing = TestVenue(genesis)  # holds the demo keys and their nonces
     with tempfile.TemporaryDirectory() as scratch:
         path = journal_path or Path(scratch) / "journal.db"
@@ -123,6 +160,13 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
             if caption or isinstance(outcome, Rejected):
                 label = caption or type(payload).__name__
                 console.print(f"{receipt.seq:>3}  {label:<44} {describe(outcome)}")
+        # The keeper watches the state: an account in a margin call gets a signed
+        # Liquidate, journaled like everything else.
+        keeper = Keeper.for_journal(journal, signer_for(KEEPER), clock=lambda: signing.now_ns)
+        signing.now_ns += 1_000_000
+        for submission in keeper.poll():
+            label = f"keeper: {type(submission.payload).__name__} {getattr(submission.payload, 'account', '')}"
+            console.print(f"{engine_seq(journal):>3}  {label:<44} {describe(submission.outcome)}")
         engine = journal.engine
         engine.check_invariants()
         note = journal.checkpoint()
@@ -153,7 +197,7 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
         "maintenance",
         "margin call",
     ):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=column == "account")
     for account_id in engine.account_ids():
         view = engine.account(account_id)
         assert view is not None
@@ -179,6 +223,14 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
             + " | asks "
             + ", ".join(f"{usd(level.price)} x {level.size}" for level in depth.asks)
         )
+    option = engine.marks(OPTION)
+    if isinstance(option, MarkView):
+        console.print(
+            f"{OPTION} marks at {usd(option.mark_price)} by Black-76: forward "
+            f"{usd(option.forward)}, vol {option.vol_ppm / 10_000:.1f} %, "
+            f"delta {float(option.delta):.3f}, vega {float(option.vega) / USD:,.0f} per vol"
+        )
+    console.print(f"insurance fund {usd(engine.totals()['insurance_fund'])}")
     console.print(f"seq {engine.seq}  chain head {engine.chain_head.hex()}")
     console.print(f"state digest {engine.digest().hex()}")
     return engine

@@ -118,7 +118,7 @@ from clearhouse.core.txs import (
     Transfer,
     Withdraw,
 )
-from clearhouse.core.views import AccountView, Depth, DepthLevel, PositionView
+from clearhouse.core.views import AccountView, Depth, DepthLevel, MarkView, PositionView
 
 __all__ = [
     "GENESIS_HEAD",
@@ -181,6 +181,7 @@ __all__ = [
     "MarginMode",
     "MarginModeSet",
     "MarkPriceUpdated",
+    "MarkView",
     "MarketHalted",
     "MarketResumed",
     "OptionType",

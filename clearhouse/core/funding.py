@@ -101,7 +101,7 @@ def funding_tick(
             state.credit(state.accounts[account_id], amount)
             events.append(AccountFunded(account_id, spec.id, amount))
     if remainder:
-        state.credit(state.insurance(), remainder)
+        state.credit(state.insurance(events), remainder)
     market.premium_sum = 0
     market.premium_since_ns = timestamp_ns
     market.funding_last_ns = timestamp_ns

@@ -247,7 +247,7 @@ def _book_stage(
     left_at_bankruptcy = (bankruptcy - market.mark) * position.qty * tick_value
     fee = min(fee, max(0, equity + left_at_bankruptcy))
     if fee:
-        fund = state.insurance()
+        fund = state.insurance(events)
         state.credit(account, -fee)
         state.credit(fund, fee)
         events.append(LiquidationFeeCharged(account.id, market.spec.id, fee))
@@ -278,7 +278,7 @@ def _fund_stage(
     lots = min(lots, max(0, room))
     if lots == 0:
         return [account]
-    fund = state.insurance()
+    fund = state.insurance(events)
     taken = lots if qty > 0 else -lots
     _fill(state, market, account, position, -taken, bankruptcy, 0)
     _fill(state, market, fund, fund.position(market), taken, bankruptcy, 0)

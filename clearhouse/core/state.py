@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from clearhouse.core.authority import Authority
 from clearhouse.core.config import EngineConfig
-from clearhouse.core.events import Event, MarginCallEnded, MarginCallStarted
+from clearhouse.core.events import AccountOpened, Event, MarginCallEnded, MarginCallStarted
 from clearhouse.core.genesis import Genesis
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.ledger import Account, Position
@@ -96,13 +96,15 @@ class State:
 
     # -- the insurance fund --------------------------------------------------------
 
-    def insurance(self) -> Account:
-        """The insurance fund's account, opened the first time it is needed."""
+    def insurance(self, events: list[Event]) -> Account:
+        """The insurance fund's account, opened (with its AccountOpened event) the first
+        time it is needed."""
         fund_id = self.config.insurance_account
         fund = self.accounts.get(fund_id)
         if fund is None:
             fund = Account(fund_id)
             self.accounts[fund_id] = fund
+            events.append(AccountOpened(fund_id))
         return fund
 
     def is_insurance(self, account: Account) -> bool:

@@ -566,6 +566,22 @@ def test_a_portfolio_account_below_maintenance_is_margin_called() -> None:
     v.engine.check_invariants()
 
 
+def test_open_orders_raise_initial_margin_but_never_maintenance() -> None:
+    """Maintenance is a fraction of the positions' requirement alone, so placing or
+    cancelling an order can never start or end a margin call behind the engine's back."""
+    v = Venue(("alice", "bob"))
+    v.move(100_000)
+    v.fund("bob", 100_000_000)
+    v.fund("alice", 5_000, MarginMode.PORTFOLIO)
+    v.trade("alice", "bob", FUTURE, -10)
+    before = v.view("alice")
+    v.accept(PlaceOrder("alice", FUTURE, SELL, 20, price=v.mark(FUTURE) + 100 * USD))
+    resting = v.view("alice")
+    assert resting.initial_margin > before.initial_margin
+    assert resting.maintenance_margin == before.maintenance_margin
+    v.engine.check_invariants()
+
+
 # -- the arrays themselves ----------------------------------------------------------
 
 

@@ -77,6 +77,7 @@ CORE_API = [
     "MarginMode",
     "MarginModeSet",
     "MarkPriceUpdated",
+    "MarkView",
     "MarketHalted",
     "MarketResumed",
     "OptionType",

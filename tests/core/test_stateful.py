@@ -19,7 +19,8 @@ totals, and standard margin (equity, initial and maintenance requirements, the
 worst case of resting orders included), and the oracle: each index's accepted price
 and history, each expiry's accepted quote, the source's last observation, halts.
 Marks follow the documented rules: a perpetual at the index plus the book's capped
-premium, the future at the index plus its expiry's basis, the call at its Black-76
+premium, the future at the index plus its expiry's basis (bounded again against the
+index, which may have moved since the basis was quoted), the call at its Black-76
 price (taken from `clearhouse.core.pricing`, the one Black-76 of the project, on the
 model's forward, smile volatility and time to expiry). From the model each
 transaction's outcome is predicted: the rejection code of every check but
@@ -151,10 +152,9 @@ DEC26 = expiry_ns(2026, 12, 25)
 MAR27 = expiry_ns(2027, 3, 26)
 """An expiry of the catalogue with nothing listed on it here."""
 EXPIRIES = {"BTC-USD": (DEC26,), "ETH-USD": ()}
-BTC_INDEX_MIN = FIRST_INDEX["BTC-USD"] // 4
-"""BTC-USD moves are turned upward below this, so that every forward (index plus a
-quoted basis of at most 2,000 USD) stays positive: a forward of zero or less faults the
-engine (a core bug, the xfail tests in tests/core/test_bad_input.py)."""
+BASIS_MAX_BPS = CONFIG.basis_max_bps
+"""A basis is at most this fraction of the update's price, and marks bound a standing
+one again against the index accepted since."""
 VOL_MAX_PPM = 10_000_000
 """Documented bound of volatility inputs (1000 %)."""
 CLIENT_IDS = ("",) * 9 + ("q1", "q2", "q3")
@@ -546,7 +546,9 @@ class EngineMachine(RuleBasedStateMachine):
             self.margin_call[name] = False
             self.deposits += amount
         quotes = (
-            (self.draw_quote(data),) if data.draw(st.booleans(), label="quote the call") else ()
+            (self.draw_quote(data, FIRST_INDEX["BTC-USD"]),)
+            if data.draw(st.booleans(), label="quote the call")
+            else ()
         )
         at = self.now + GAP_NS
         self.oracle(OracleUpdate("BTC-USD", FIRST_INDEX["BTC-USD"], at, quotes))
@@ -1295,19 +1297,29 @@ class EngineMachine(RuleBasedStateMachine):
 
     # -- market data -------------------------------------------------------------------
 
-    def draw_quote(self, data: st.DataObject) -> ExpiryQuote:
-        """A well-formed quote of the listed expiry: volatility, smile skew and basis."""
+    def draw_quote(self, data: st.DataObject, price: int) -> ExpiryQuote:
+        """A well-formed quote of the listed expiry for an update at `price`: volatility,
+        smile skew and a basis up to its bound (at which a fall of the index leaves it
+        beyond the bound of the index then, so that marks bound it again)."""
         return ExpiryQuote(
             DEC26,
             data.draw(st.sampled_from([0, 5_000, 300_000, 600_000, 1_500_000]), label="atm vol"),
             data.draw(st.sampled_from([0, -200_000, 150_000]), label="skew"),
-            data.draw(st.integers(-2_000, 2_000), label="basis USD") * USD,
+            price
+            * data.draw(
+                st.one_of(
+                    st.integers(-200, 200),
+                    st.sampled_from([-BASIS_MAX_BPS, BASIS_MAX_BPS]),
+                ),
+                label="basis bps",
+            )
+            // 10_000,
         )
 
     def draw_bad_quote(self, data: st.DataObject, price: int) -> ExpiryQuote:
         """A quote refused for one field; `price` is the update's (the basis is refused
         when it takes that price to a forward of zero, or beyond the largest price)."""
-        good = self.draw_quote(data)
+        good = self.draw_quote(data, price)
         changes: dict[str, object] = data.draw(
             st.sampled_from(
                 [
@@ -1318,6 +1330,8 @@ class EngineMachine(RuleBasedStateMachine):
                     {"atm_vol_ppm": VOL_MAX_PPM + 1},
                     {"skew_ppm": -VOL_MAX_PPM - 1},
                     {"basis": -price},
+                    {"basis": price * BASIS_MAX_BPS // 10_000 + 1},
+                    {"basis": -(price * BASIS_MAX_BPS // 10_000) - 1},
                     {"basis": price_max_units},
                     {"basis": 1.5},
                 ]
@@ -1339,8 +1353,6 @@ class EngineMachine(RuleBasedStateMachine):
             ),
             label="move bps",
         )
-        if index == "BTC-USD" and current * (10_000 + move_bps) // 10_000 < BTC_INDEX_MIN:
-            move_bps = abs(move_bps)
         price: object = current + current * move_bps // 10_000 + data.draw(st.integers(-USD, USD))
         if data.draw(st.integers(0, 12), label="bad price") == 0:
             price = data.draw(st.sampled_from([0, -1, price_max_units + 1, float(current), True]))
@@ -1363,16 +1375,17 @@ class EngineMachine(RuleBasedStateMachine):
             ),
             label="observed",
         )
+        quoted_at = price if type(price) is int and price > 0 else current
         quotes: list[ExpiryQuote] = []
         if index == "BTC-USD" and data.draw(st.booleans(), label="quote the call"):
-            quotes.append(self.draw_quote(data))
+            quotes.append(self.draw_quote(data, quoted_at))
         if data.draw(st.integers(0, 8), label="bad quote") == 0:
             if bool(quotes) and data.draw(st.booleans(), label="twice"):
                 quotes.append(quotes[0])
             else:
-                quotes.append(self.draw_bad_quote(data, price if type(price) is int else current))
+                quotes.append(self.draw_bad_quote(data, quoted_at))
         elif data.draw(st.integers(0, 40), label="too many quotes") == 0:
-            quotes = [self.draw_quote(data)] * (CONFIG.marks_per_update_max + 1)
+            quotes = [self.draw_quote(data, quoted_at)] * (CONFIG.marks_per_update_max + 1)
         self.oracle(OracleUpdate(index, price, observed, tuple(quotes)))  # type: ignore[arg-type]
 
     def predict_oracle(self, tx: OracleUpdate, at: int) -> ErrorCode | None:
@@ -1413,7 +1426,10 @@ class EngineMachine(RuleBasedStateMachine):
             seen.add(quote.expiry_ns)
             if not 0 <= quote.atm_vol_ppm <= VOL_MAX_PPM or abs(quote.skew_ppm) > VOL_MAX_PPM:
                 return ErrorCode.VOLATILITY_INVALID
-            if not 0 < tx.price + quote.basis <= price_max_units:
+            if (
+                abs(quote.basis) * 10_000 > tx.price * BASIS_MAX_BPS
+                or tx.price + quote.basis > price_max_units
+            ):
                 return ErrorCode.BASIS_INVALID
         return None
 
@@ -1442,7 +1458,10 @@ class EngineMachine(RuleBasedStateMachine):
                 premium = min(max((bid // tick + ask // tick) // 2 - index_ticks, -cap), cap)
             return max(1, index_ticks + premium)
         quote = self.quotes.get(spec.expiry_ns)
-        self.basis[spec.id] = 0 if quote is None else quote.basis
+        bound = index_price * BASIS_MAX_BPS // 10_000
+        self.basis[spec.id] = 0 if quote is None else min(max(quote.basis, -bound), bound)
+        if quote is not None and self.basis[spec.id] != quote.basis:
+            event("standing basis bounded")
         forward = index_price + self.basis[spec.id]
         if spec.kind is Kind.FUTURE:
             return max(1, (forward + tick // 2) // tick)
