@@ -32,6 +32,7 @@ from clearhouse.core.authority import KeyRecord
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import AccountFunded, Event, FundingPaid
 from clearhouse.core.instruments import Kind
+from clearhouse.core.liquidation import cover_fund_shortfall
 from clearhouse.core.market_data import to_ticks_half_up
 from clearhouse.core.state import State
 from clearhouse.core.txs import FundingTick
@@ -102,6 +103,7 @@ def funding_tick(
             events.append(AccountFunded(account_id, spec.id, amount))
     if remainder:
         state.credit(state.insurance(events), remainder)
+    cover_fund_shortfall(state, events)
     market.premium_sum = 0
     market.premium_since_ns = timestamp_ns
     market.funding_last_ns = timestamp_ns

@@ -225,6 +225,10 @@ def _check_bad_debt(state: State, account: Account) -> None:
     is bankrupt, and stays in a margin call until a Liquidate covers its deficit
     (the insurance fund, which is never margin-called, is never in that state).
     Liquidate itself never leaves the account it closed out in that state."""
+    if state.is_insurance(account) and account.cash < 0:
+        raise InvariantViolation(
+            f"{account.id}: the insurance fund's cash {account.cash} is negative"
+        )
     if account.cash >= 0 or any(position.qty for position in account.positions.values()):
         return
     if state.is_insurance(account) or not account.in_margin_call:

@@ -25,13 +25,15 @@ commit, and every step is an event.
      as closed at the bankruptcy price (`LiquidationFeeCharged`, one per book
      stage). Makers pay or earn their usual maker fee. A halted, expired or
      settled market has no open book: the stage is skipped.
-   - **insurance fund**: the fund (`State.insurance()`) takes over what the book
+   - **insurance fund**: the fund (`State.insurance`) takes over what the book
      did not absorb, at the bankruptcy price, with no fee (`PositionTakenOver`). It
      takes only as many lots as its equity (cash plus its positions at the mark,
      never less than zero) can bear: the loss of a lot taken over is
      (bankruptcy - mark) x tick value for a long, the mirror for a short; a lot
      taken at or better than the mark costs nothing and the fund takes them all.
-     It never goes beyond the instrument's position limit.
+     A long option's premium is paid in cash at the bankruptcy price, so of those
+     it takes no more than its cash pays for. It never goes beyond the
+     instrument's position limit.
    - **auto-deleveraging**: the rest closes against the holders on the other side,
      best ranked first, each for at most its own size (`PositionDeleveraged`, with
      the counterparty's size signed as it held it and its rank from 1). Ranked
@@ -56,7 +58,10 @@ commit, and every step is an event.
    with cash hold less than the rest, each is charged all of it and the remainder
    stays on the flat account: an invariant then stops the engine, since conserved
    collateral makes that impossible.
-4. The account's margin call is reviewed and `LiquidationEnded(account, equity,
+4. If the insurance fund's cash is below zero (a deleveraged close of one of its
+   positions), that shortfall is socialized the same way (`cover_fund_shortfall`,
+   also run after funding and settlement): the fund's cash never stays negative.
+5. The account's margin call is reviewed and `LiquidationEnded(account, equity,
    maintenance)` closes the list.
 
 Bankruptcy price, computed once per position for all its stages: the price at
@@ -136,6 +141,7 @@ def liquidate(
         _close_position(state, account, account.positions[instrument], seq, timestamp_ns, events)
     if account.cash < 0 and not account.positions:
         cover_deficit(state, account, events)
+    cover_fund_shortfall(state, events)
     state.review_margin_call(account, events)
     events.append(
         LiquidationEnded(
@@ -273,6 +279,11 @@ def _fund_stage(
     if loss_per_lot > 0:
         allowance = 0 if fund is None else max(0, state.margin.equity(fund))
         lots = min(lots, allowance // loss_per_lot)
+    if not market.is_linear and qty > 0:
+        # Taking over a long option pays its premium in cash at the bankruptcy price:
+        # the fund takes no more than its cash pays for.
+        premium_per_lot = bankruptcy * market.tick_value
+        lots = min(lots, (0 if fund is None else max(0, fund.cash)) // premium_per_lot)
     # The fund's position after taking `lots` on the side of `qty` stays within the limit.
     room = spec.position_max_lots - (held if qty > 0 else -held)
     lots = min(lots, max(0, room))
@@ -367,9 +378,19 @@ def deleverage_price(bankruptcy: int, held: Position, mark: int) -> int:
     return max(bankruptcy, min(-(-held.cost // held.qty), mark))
 
 
+def cover_fund_shortfall(state: State, events: list[Event]) -> None:
+    """The insurance fund's cash never stays below zero: what it owes beyond its cash
+    (funding or settlement of positions it took over, a deleveraged close) is a loss
+    the exhausted fund cannot bear, socialized at once like any other deficit."""
+    fund = state.accounts.get(state.config.insurance_account)
+    if fund is not None and fund.cash < 0:
+        cover_deficit(state, fund, events)
+
+
 def cover_deficit(state: State, account: Account, events: list[Event]) -> None:
-    """Pay a flat account's negative cash: the insurance fund's free cash first, then
-    the other accounts with positive cash, pro rata (see the module docstring)."""
+    """Pay an account's negative cash: the insurance fund's free cash first (unless it
+    is the fund's own), then the other accounts with positive cash, pro rata (see the
+    module docstring)."""
     deficit = -account.cash
     if deficit <= 0:
         return

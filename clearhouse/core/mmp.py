@@ -5,9 +5,9 @@ resting orders' fills within a window of sequencer time. A maker fill that takes
 either beyond its limit trips the protection: when the matching transaction has
 filled, every open order of the account on that index is cancelled, and new orders
 there are refused (MMP_TRIPPED) until the account resets it. Delta is counted in
-underlying units (10**-underlying_decimals of the underlying): one lot of a
-perpetual or future is its whole underlying, an option lot its underlying times the
-option's Black-76 delta at its last mark.
+millionths of a whole unit of the underlying (micro-BTC, micro-ETH), whatever the
+underlying's atomic unit: one lot of a perpetual or future is its whole underlying,
+an option lot its underlying times the option's Black-76 delta at its last mark.
 """
 
 from __future__ import annotations
@@ -73,9 +73,17 @@ def is_tripped(account: Account, index: str) -> bool:
 
 
 def fill_delta(market: Market, signed_lots: int) -> int:
-    """Underlying units of delta that `signed_lots` of the instrument carry."""
+    """Delta that `signed_lots` of the instrument carry, in millionths of a whole
+    unit of the underlying, rounded toward zero."""
     spec = market.spec
-    return signed_lots * market.delta_ppm * spec.contract_size * spec.lot_size // 1_000_000
+    magnitude = (
+        abs(signed_lots)
+        * abs(market.delta_ppm)
+        * spec.contract_size
+        * spec.lot_size
+        // market.underlying_per_lot_den
+    )
+    return magnitude if (signed_lots > 0) == (market.delta_ppm > 0) else -magnitude
 
 
 def count_maker_fill(account: Account, market: Market, signed_lots: int, timestamp_ns: int) -> bool:

@@ -45,7 +45,7 @@ from clearhouse.core.events import (
 )
 from clearhouse.core.instruments import Kind, OptionType
 from clearhouse.core.ledger import Account
-from clearhouse.core.liquidation import cover_deficit
+from clearhouse.core.liquidation import cover_deficit, cover_fund_shortfall
 from clearhouse.core.market import Market
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.state import State
@@ -96,6 +96,7 @@ def settle_expiry(
     _check_closed(state, market)
     for account in bankrupt:
         cover_deficit(state, account, events)
+    cover_fund_shortfall(state, events)
     for account in reviewed.values():
         state.review_margin_call(account, events)
     state.check_conservation()

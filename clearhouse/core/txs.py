@@ -217,7 +217,7 @@ class SetMarginMode(_Payload, frozen=True, tag="set_margin_mode"):
 class SetMMP(_Payload, frozen=True, tag="set_mmp"):
     """Market maker protection for one underlying: when the account's resting orders
     on `index` fill more than `quantity_max` lots, or a net delta beyond `delta_max`
-    (underlying units, 10**-underlying_decimals), within `window_ns`, its orders there
+    (millionths of a whole unit of the underlying), within `window_ns`, its orders there
     are cancelled and new ones refused until ResetMMP."""
 
     account: str

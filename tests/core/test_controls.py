@@ -173,7 +173,7 @@ def test_mmp_trips_on_traded_quantity_and_pulls_the_quotes_on_that_underlying_on
         ),
     )
     tripped = [e for e in events if isinstance(e, MMPTripped)]
-    assert tripped == [MMPTripped("mm", "BTC-USD", 9, 9 * -100_000)]  # short 0.09 BTC of delta
+    assert tripped == [MMPTripped("mm", "BTC-USD", 9, 9 * -1_000)]  # short 0.009 BTC of delta
     pulled = [e for e in events if isinstance(e, OrderCancelled) and e.reason is CancelReason.MMP]
     assert len(pulled) == 5  # three bids and what is left of the asks; ETH untouched
     assert all(e.instrument == "BTC-PERP" for e in pulled)
@@ -211,9 +211,9 @@ def test_mmp_trips_on_option_delta() -> None:
     call = "BTC-25DEC26-100000-C"
     mark = v.engine.depth(call).mark_price  # type: ignore[union-attr]
     # 10 lots of a call are 0.1 BTC of underlying times its delta (about 0.6-0.7 here):
-    # a delta limit of 0.05 BTC trips on the first 10-lot fill.
+    # a delta limit of 0.05 BTC (50,000 micro-BTC) trips on the first 10-lot fill.
     accepted(
-        v, SetMMP("mm", "BTC-USD", window_ns=10 * SECOND, quantity_max=1_000, delta_max=5_000_000)
+        v, SetMMP("mm", "BTC-USD", window_ns=10 * SECOND, quantity_max=1_000, delta_max=50_000)
     )
     accepted(v, PlaceOrder("mm", call, Side.SELL, 10, price=mark))
     accepted(v, PlaceOrder("mm", call, Side.SELL, 10, price=mark + 5 * USD))
@@ -222,7 +222,7 @@ def test_mmp_trips_on_option_delta() -> None:
     )
     tripped = [e for e in events if isinstance(e, MMPTripped)]
     assert len(tripped) == 1 and tripped[0].quantity == 10
-    assert -10_000_000 < tripped[0].delta < -5_000_000
+    assert -100_000 < tripped[0].delta < -50_000
     assert v.engine.account("mm").open_orders == 0  # type: ignore[union-attr]
 
 
@@ -234,3 +234,21 @@ def test_mmp_settings_are_checked() -> None:
     refused(v, SetMMP("mm", "BTC-USD", SECOND, 1, 0), ErrorCode.MMP_INVALID)
     refused(v, ResetMMP("mm", "BTC-USD"), ErrorCode.MMP_NOT_SET)
     refused(v, SetMMP("mm", "BTC-USD", SECOND, 1, 1), ErrorCode.NOT_ACCOUNT_OWNER, by="alice")
+
+
+def test_mmp_counts_delta_in_millionths_of_the_underlying_whatever_its_atomic_unit() -> None:
+    """ETH counts in wei (18 decimals): a 10 ETH fill is 10,000,000 micro-ETH of delta,
+    not 10**19 wei, which would not fit the 64-bit event."""
+    v = venue()
+    accepted(
+        v, SetMMP("mm", "ETH-USD", window_ns=10 * SECOND, quantity_max=10**6, delta_max=9_000_000)
+    )
+    accepted(v, PlaceOrder("mm", "ETH-PERP", Side.SELL, 1_000, price=3_500 * USD))
+    events = accepted(
+        v,
+        PlaceOrder(
+            "alice", "ETH-PERP", Side.BUY, 1_000, price=3_500 * USD, time_in_force=TimeInForce.IOC
+        ),
+    )
+    assert MMPTripped("mm", "ETH-USD", 1_000, -10_000_000) in events
+    v.engine.check_invariants()
