@@ -56,10 +56,11 @@ bench-core: $(COMPILED)
 
 bench: bench-core
 	$(BIN)/python benchmarks/sorted_book.py --orders 1000000 --seed 7
+	$(BIN)/clearhouse bench margin --json
 
 # Long property-based run of the core's stateful test (the suite runs a short one).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q tests/core/test_stateful.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 tests/core/test_stateful.py tests/core/test_stateful_risk.py
 
 # Long crash run of the journal: 300 SIGKILLs of a journaling process (the suite runs 30).
 crash: $(COMPILED)
