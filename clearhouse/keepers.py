@@ -14,9 +14,11 @@ previous left:
                   (settlement and funding move cash, and so margin calls)
 
 and returns every transaction submitted with its outcome. A refusal is reported,
-not retried within the poll: the next poll submits again whatever is still due
-(an expiry without a settlement price yet, an account still in a margin call).
-When nothing is due, a poll submits nothing.
+not retried within the poll. A refused SettleExpiry or FundingTick is not
+submitted again for `retry_after_ns` (a minute by default): an expiry without a
+settlement price yet is tried once a minute, not journaled as a refusal on every
+poll. A Liquidate goes again on every poll while the margin call lasts. When nothing is
+due, a poll submits nothing.
 
 The sequencer stamps each transaction with its own time, never earlier than the
 engine's last, so a transaction judged due at `now_ns` may still be refused as not
@@ -40,6 +42,7 @@ from clearhouse.core import (
     Liquidate,
     Outcome,
     Payload,
+    Rejected,
     SettleExpiry,
     Transaction,
 )
@@ -72,10 +75,14 @@ class Keeper:
         *,
         clock: Clock = time.time_ns,
         lifetime_ns: int = 60 * 10**9,
+        retry_after_ns: int = 60 * 10**9,
     ) -> None:
         self.engine = engine
         self._submit = submit
         self._clock = clock
+        self.retry_after_ns = retry_after_ns
+        self._refused: dict[Payload, int] = {}
+        """Payloads refused, with the time before which they are not submitted again."""
         self.client = Client(signer, venue_id, lifetime_ns)
         self.client.nonce = engine.nonce_high(signer.public_key())
 
@@ -111,8 +118,16 @@ class Keeper:
         return submitted
 
     def _send(self, payloads: Sequence[Payload], now_ns: int) -> list[Submission]:
+        refused = self._refused
+        payloads = [p for p in payloads if refused.get(p, now_ns) <= now_ns]
         if not payloads:
             return []
         txs = [self.client.sign(payload, now_ns) for payload in payloads]
         outcomes = self._submit(txs)
+        for payload, outcome in zip(payloads, outcomes, strict=True):
+            # A margin call is never left waiting: Liquidate goes again every poll.
+            if isinstance(outcome, Rejected) and not isinstance(payload, Liquidate):
+                refused[payload] = now_ns + self.retry_after_ns
+            else:
+                refused.pop(payload, None)
         return [Submission(tx, outcome) for tx, outcome in zip(txs, outcomes, strict=True)]

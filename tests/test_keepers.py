@@ -197,7 +197,7 @@ def test_the_keeper_settles_funds_and_liquidates_when_due_and_not_otherwise(
     venue.journal.close()
 
 
-def test_an_expiry_without_a_settlement_price_is_submitted_again_next_poll() -> None:
+def test_an_expiry_without_a_settlement_price_is_submitted_again_after_a_while() -> None:
     clock = Clock(EXPIRY + MINUTE)
     venue = LocalVenue(GENESIS, clock=clock)
     keeper = Keeper.for_venue(venue, signer_for(KEEPER), clock=clock)
@@ -208,6 +208,9 @@ def test_an_expiry_without_a_settlement_price_is_submitted_again_next_poll() -> 
         ("SettleExpiry", CALL, "rejected"),
     ]
     assert {s.outcome.code for s in first} == {ErrorCode.NO_SETTLEMENT_PRICE}  # type: ignore[union-attr]
+    # Not again at once: a refusal waits `retry_after_ns` before it is tried again.
+    assert keeper.poll() == []
+    clock.now_ns += keeper.retry_after_ns
     second = keeper.poll()
     assert [s.tx.payload for s in second] == [s.tx.payload for s in first]
     assert second[0].tx.nonce > first[-1].tx.nonce
