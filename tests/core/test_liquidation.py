@@ -30,6 +30,7 @@ from typing import TypeVar
 from clearhouse.core import (
     Accepted,
     AccountView,
+    Approve,
     CancelReason,
     Deposit,
     Depth,
@@ -37,7 +38,9 @@ from clearhouse.core import (
     EngineConfig,
     ErrorCode,
     Event,
+    ExecuteProposal,
     ExpiryQuote,
+    GrantRole,
     HaltMarket,
     Liquidate,
     LiquidationEnded,
@@ -53,7 +56,9 @@ from clearhouse.core import (
     PlaceOrder,
     PositionDeleveraged,
     PositionTakenOver,
+    Propose,
     Rejected,
+    Role,
     Sequenced,
     SetMarginMode,
     Side,
@@ -61,7 +66,7 @@ from clearhouse.core import (
     TradeExecuted,
 )
 from clearhouse.core.catalogue import expiry_ns
-from clearhouse.testing import TestVenue, standard_genesis
+from clearhouse.testing import TestVenue, signer_for, standard_genesis
 
 E = TypeVar("E")
 BUY, SELL = Side.BUY, Side.SELL
@@ -583,3 +588,38 @@ def test_an_engine_restored_after_a_liquidation_has_the_same_digest() -> None:
     assert outcomes[0] == outcomes[1] and isinstance(outcomes[0], Accepted)
     assert restored.digest() == venue.engine.digest()
     assert restored.chain_head == venue.engine.chain_head
+
+
+def test_the_venue_unwinds_what_the_fund_took_over_through_a_key_governance_grants() -> None:
+    """Nothing in the engine trades the fund's positions; the venue does, with a trading
+    key for the fund's owner that only M-of-N governance can grant. Its orders that
+    only shrink the fund's position pass whatever the fund's margin."""
+    venue = long_after_a_fall()
+    venue.rest("mm", BUY, 40, 93_000)
+    venue.liquidate("alice")
+    assert venue.size(FUND) == 60
+    desk = signer_for("fund-desk").public_key()
+    refused = venue.apply(PlaceOrder(FUND, PERP, SELL, 1, price=usd(93_500)), by="fund-desk")
+    assert isinstance(refused, Rejected) and refused.code is ErrorCode.UNKNOWN_SIGNER
+    proposal = venue.accept(Propose(GrantRole(desk, FUND, Role.TRADER)), by="gov-a")
+    proposal_id = proposal[0].proposal_id  # type: ignore[attr-defined]
+    venue.accept(Approve(proposal_id), by="gov-b")
+    venue.now_ns += 86_400 * 10**9  # the timelock
+    venue.accept(ExecuteProposal(proposal_id), by="gov-a")
+
+    venue.rest("mm", BUY, 60, 93_000)
+    fund_cash = venue.cash(FUND)
+    unwind = PlaceOrder(
+        FUND,
+        PERP,
+        SELL,
+        60,
+        price=usd(93_000),
+        time_in_force=TimeInForce.IOC,
+        reduce_only=True,
+    )
+    events = venue.accept(unwind, by="fund-desk")
+    assert sum(e.size for e in of_type(events, TradeExecuted)) == 60
+    assert venue.size(FUND) == 0
+    # Taken over at 89,050, sold at 93,000: 60 x 0.001 x 3,950 less the taker fee.
+    assert venue.cash(FUND) == fund_cash + usd(237) - usd("2.79")
