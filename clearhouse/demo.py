@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from itertools import groupby
 from pathlib import Path
 
 from rich.console import Console
@@ -102,10 +103,6 @@ def script(now: Callable[[], int]) -> Iterator[tuple[str, Payload, str | None]]:
     yield "oracle: BTC-USD falls to 91,000", OracleUpdate("BTC-USD", 91_000 * USD, now()), None
 
 
-def engine_seq(journal: Journal) -> int:
-    return journal.engine.seq
-
-
 def describe(outcome: Outcome) -> str:
     if isinstance(outcome, Rejected):
         return f"[red]rejected {outcome.code.name} ({outcome.code.value})[/red]: {outcome.message}"
@@ -113,14 +110,10 @@ def describe(outcome: Outcome) -> str:
     if trades and not isinstance(outcome.events[0], LiquidationStarted):
         lots = sum(t.size for t in trades)
         return f"[green]accepted[/green]: {len(trades)} fills, {lots} lots, last at {usd(trades[-1].price)}"
-    names: list[str] = []
-    for event in outcome.events:
-        name = type(event).__name__
-        if names and names[-1].split(" x")[0] == name:
-            count = int(names[-1].split(" x")[1]) + 1 if " x" in names[-1] else 2
-            names[-1] = f"{name} x{count}"
-        else:
-            names.append(name)
+    counted = [
+        (name, len(list(run))) for name, run in groupby(type(e).__name__ for e in outcome.events)
+    ]
+    names = [f"{name} x{count}" if count > 1 else name for name, count in counted]
     return f"[green]accepted[/green]: {', '.join(names)}"
 
 
@@ -166,7 +159,7 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
         signing.now_ns += 1_000_000
         for submission in keeper.poll():
             label = f"keeper: {type(submission.payload).__name__} {getattr(submission.payload, 'account', '')}"
-            console.print(f"{engine_seq(journal):>3}  {label:<44} {describe(submission.outcome)}")
+            console.print(f"{journal.engine.seq:>3}  {label:<44} {describe(submission.outcome)}")
         engine = journal.engine
         engine.check_invariants()
         note = journal.checkpoint()

@@ -34,12 +34,11 @@ from clearhouse.core.events import AccountFunded, Event, FundingPaid
 from clearhouse.core.instruments import Kind
 from clearhouse.core.liquidation import cover_fund_shortfall
 from clearhouse.core.market_data import to_ticks_half_up
+from clearhouse.core.pricing import PPM
 from clearhouse.core.state import State
 from clearhouse.core.txs import FundingTick
 
 Result = list[Event] | Rejection
-
-PPM = 1_000_000
 
 
 def funding_tick(

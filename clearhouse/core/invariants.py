@@ -10,7 +10,12 @@ replay and on demand.
 
 from __future__ import annotations
 
-from clearhouse.core.ledger import Account
+from clearhouse.core.ledger import (
+    KILL_SWITCH_OFF,
+    KILL_SWITCH_OWNER,
+    KILL_SWITCH_RISK_OFFICER,
+    Account,
+)
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.roles import incompatible_pair
@@ -42,7 +47,11 @@ def _check_risk_state(state: State) -> None:
         ):
             raise InvariantViolation(f"{market.spec.id}: settled but still open")
     for account in state.accounts.values():
-        if account.kill_switch not in (0, 1, 2):
+        if account.kill_switch not in (
+            KILL_SWITCH_OFF,
+            KILL_SWITCH_OWNER,
+            KILL_SWITCH_RISK_OFFICER,
+        ):
             raise InvariantViolation(f"{account.id}: kill switch state {account.kill_switch}")
         for index, mmp in account.mmp.items():
             if mmp.quantity != sum(q for _, q, _ in mmp.fills) or mmp.delta != sum(
@@ -225,13 +234,15 @@ def _check_bad_debt(state: State, account: Account) -> None:
     is bankrupt, and stays in a margin call until a Liquidate covers its deficit
     (the insurance fund, which is never margin-called, is never in that state).
     Liquidate itself never leaves the account it closed out in that state."""
-    if state.is_insurance(account) and account.cash < 0:
-        raise InvariantViolation(
-            f"{account.id}: the insurance fund's cash {account.cash} is negative"
-        )
+    if state.is_insurance(account):
+        if account.cash < 0:
+            raise InvariantViolation(
+                f"{account.id}: the insurance fund's cash {account.cash} is negative"
+            )
+        return
     if account.cash >= 0 or any(position.qty for position in account.positions.values()):
         return
-    if state.is_insurance(account) or not account.in_margin_call:
+    if not account.in_margin_call:
         raise InvariantViolation(
             f"{account.id}: bad debt {-account.cash} in a flat account, not in a margin call"
         )

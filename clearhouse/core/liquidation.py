@@ -93,7 +93,15 @@ from clearhouse.core.ledger import Account, Position
 from clearhouse.core.market import Market
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.state import State
-from clearhouse.core.trading import FILL, _fill, cancel_orders, execute, plan_match, trip_mmp
+from clearhouse.core.trading import (
+    FILL,
+    _fill,
+    cancel_orders,
+    check_market,
+    execute,
+    plan_match,
+    trip_mmp,
+)
 from clearhouse.core.txs import Liquidate, SelfTradePrevention
 
 Result = list[Event] | Rejection
@@ -272,7 +280,7 @@ def _fund_stage(
     loss_per_lot = (bankruptcy - market.mark if qty > 0 else market.mark - bankruptcy) * (
         market.tick_value
     )
-    fund = state.accounts.get(state.config.insurance_account)
+    fund = state.insurance_if_open()
     held = 0
     if fund is not None and spec.id in fund.positions:
         held = fund.positions[spec.id].qty
@@ -382,7 +390,7 @@ def cover_fund_shortfall(state: State, events: list[Event]) -> None:
     """The insurance fund's cash never stays below zero: what it owes beyond its cash
     (funding or settlement of positions it took over, a deleveraged close) is a loss
     the exhausted fund cannot bear, socialized at once like any other deficit."""
-    fund = state.accounts.get(state.config.insurance_account)
+    fund = state.insurance_if_open()
     if fund is not None and fund.cash < 0:
         cover_deficit(state, fund, events)
 
@@ -394,7 +402,7 @@ def cover_deficit(state: State, account: Account, events: list[Event]) -> None:
     deficit = -account.cash
     if deficit <= 0:
         return
-    fund = state.accounts.get(state.config.insurance_account)
+    fund = state.insurance_if_open()
     paid = 0
     if fund is not None and fund is not account:
         free = max(0, min(fund.cash, state.margin.equity(fund)))
@@ -458,10 +466,4 @@ def _end_stage(state: State, market: Market, touched: list[Account], events: lis
         if position is not None:
             state.drop_if_empty(account, position)
         state.review_margin_call(account, events)
-    if market.long_open_interest != market.short_open_interest:
-        raise InvariantViolation(
-            f"{spec_id}: long open interest {market.long_open_interest} != short {market.short_open_interest}"
-        )
-    if market.book.is_crossed():
-        raise InvariantViolation(f"{spec_id}: book crossed")
-    state.check_conservation()
+    check_market(state, market)

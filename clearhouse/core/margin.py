@@ -44,6 +44,15 @@ def position_value(position: Position) -> int:
     return market.mark * position.qty * market.tick_value
 
 
+def account_equity(account: Account) -> int:
+    """Cash plus every position at its mark: equity under either margin model."""
+    total = account.cash
+    for position in account.positions.values():
+        if position.qty:
+            total += position_value(position)
+    return total
+
+
 class StandardMargin:
     """Exchange-style per-instrument margin with no offsets between positions."""
 
@@ -53,11 +62,7 @@ class StandardMargin:
         self.index_prices = index_prices
 
     def equity(self, account: Account) -> int:
-        total = account.cash
-        for position in account.positions.values():
-            if position.qty:
-                total += position_value(position)
-        return total
+        return account_equity(account)
 
     def initial_requirement(self, account: Account) -> int:
         total = 0

@@ -41,7 +41,7 @@ from clearhouse.core.ledger import Account
 from clearhouse.core.market import Market
 from clearhouse.core.numbers import INT64_MAX, price_max_units
 from clearhouse.core.oracle_state import IndexOracle, SourceObservation
-from clearhouse.core.pricing import CTX, greeks_from_units, round_half_up
+from clearhouse.core.pricing import CTX, PPM, greeks_from_units, round_half_up
 from clearhouse.core.state import State
 from clearhouse.core.txs import ExpiryQuote, OracleUpdate
 
@@ -49,7 +49,7 @@ Result = list[Event] | Rejection
 
 VOL_MAX_PPM = 10_000_000
 """1000 % a year: any volatility input above it is refused."""
-MILLION = Decimal(1_000_000)
+MILLION = Decimal(PPM)
 
 
 def to_ticks_half_up(price: int, tick_size: int) -> int:
@@ -205,16 +205,16 @@ def _breaker_reference(
 ) -> int:
     """A price in force within the window that `price` moved more than the breaker
     from (the first such, oldest first), or 0."""
-    in_force = 0
+    in_force: list[int] = []
+    """The price in force at the window's start, then every later one."""
     for at, value in history:
         if at <= start:
-            in_force = value
-            continue
-        if in_force and abs(price - in_force) * 10_000 > in_force * breaker_bps:
-            return in_force
-        in_force = value
-    if in_force and abs(price - in_force) * 10_000 > in_force * breaker_bps:
-        return in_force
+            in_force = [value]
+        else:
+            in_force.append(value)
+    for reference in in_force:
+        if abs(price - reference) * 10_000 > reference * breaker_bps:
+            return reference
     return 0
 
 

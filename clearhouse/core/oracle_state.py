@@ -31,12 +31,3 @@ class IndexOracle:
         settlement averages need, and one point before that."""
         self.expiries: dict[int, ExpiryQuote] = {}
         """The accepted (median) quote of each expiry, by expiry time."""
-
-    def price_at(self, timestamp_ns: int) -> int:
-        """The accepted price in force at `timestamp_ns` (0 if none yet)."""
-        price = 0
-        for at, value in self.history:
-            if at > timestamp_ns:
-                break
-            price = value
-        return price

@@ -20,7 +20,8 @@ From it:
   ``short_option_min_bps`` of it per short option lot, and one settlement unit per
   short lot (risk arrays round towards the loss of a long lot, so a short's loss
   may be understated by less than a unit per lot: this covers it);
-- maintenance margin is ``initial x maintenance_bps / 10_000``, rounded up;
+- maintenance margin is ``maintenance_bps / 10_000`` of the positions' initial
+  margin (open orders left out, as in standard margin), rounded up;
 - equity is the same as under standard margin: cash plus every position at its mark
   (an option's mark value is in equity, and its P&L under a scenario is measured
   from it, so a long option needs nothing more).
@@ -54,7 +55,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from clearhouse.core.ledger import Account, Position
-from clearhouse.core.margin import position_value
+from clearhouse.core.margin import account_equity
 from clearhouse.core.market import Market
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.risk_arrays import OptionValues, risk_array, scenarios
@@ -102,11 +103,7 @@ class PortfolioMargin:
     # -- the MarginModel interface ----------------------------------------------
 
     def equity(self, account: Account) -> int:
-        total = account.cash
-        for position in account.positions.values():
-            if position.qty:
-                total += position_value(position)
-        return total
+        return account_equity(account)
 
     def initial_requirement(self, account: Account) -> int:
         return self._initial(account, None)
@@ -115,11 +112,7 @@ class PortfolioMargin:
         """A fraction of the positions' initial margin. Open orders are left out, as
         in standard margin: they bind at entry (initial), and cancelling one must never
         be what starts or ends a margin call."""
-        count = self.count
-        positions_initial = 0
-        for vector in account.risk_vectors.values():
-            positions_initial += vector[count] + vector[count + 1]
-        return -(-positions_initial * self.maintenance_bps // 10_000)
+        return -(-self._positions_initial(account) * self.maintenance_bps // 10_000)
 
     def position_requirement(self, position: Position) -> int:
         """The initial margin of `position` (and its open orders) held alone."""
@@ -327,14 +320,17 @@ class PortfolioMargin:
         )
         vector[count + 1] = -low
 
-    def _initial(self, account: Account, extra: Position | None) -> int:
+    def _positions_initial(self, account: Account) -> int:
+        """Initial margin of the positions alone: floors and worst loss, per index."""
         count = self.count
+        total = 0
+        for vector in account.risk_vectors.values():
+            total += vector[count] + vector[count + 1]
+        return total
+
+    def _initial(self, account: Account, extra: Position | None) -> int:
         if extra is None and not account.open_orders:
-            # The common case, no open orders: floors and worst loss, per index.
-            total = 0
-            for vector in account.risk_vectors.values():
-                total += vector[count] + vector[count + 1]
-            return total
+            return self._positions_initial(account)  # the common case: no open orders
         orders: dict[str, list[int]] = {}
         total = 0
         positions = account.positions

@@ -110,8 +110,12 @@ class State:
     def is_insurance(self, account: Account) -> bool:
         return account.id == self.config.insurance_account
 
+    def insurance_if_open(self) -> Account | None:
+        """The insurance fund's account, or None if nothing has opened it yet."""
+        return self.accounts.get(self.config.insurance_account)
+
     def insurance_balance(self) -> int:
-        fund = self.accounts.get(self.config.insurance_account)
+        fund = self.insurance_if_open()
         return 0 if fund is None else fund.cash
 
     # -- changes that keep totals ------------------------------------------------
@@ -138,7 +142,7 @@ class State:
         """Start or end the account's margin call so that equity < maintenance iff flagged.
 
         The insurance fund is the venue's own book: it is never in a margin call."""
-        if account.id == self.config.insurance_account:
+        if self.is_insurance(account):
             return
         margin = self.margin_of(account)
         maintenance = margin.maintenance_requirement(account)

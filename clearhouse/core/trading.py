@@ -531,12 +531,18 @@ def _finish(
             state.drop_if_empty(maker, maker_position)
             state.review_margin_call(maker, events)
     state.drop_if_empty(account, position)
+    check_market(state, market)
+
+
+def check_market(state: State, market: Market) -> None:
+    """The O(1) invariants after positions or the book of `market` changed: long and
+    short open interest equal, the book uncrossed, collateral conserved."""
     if market.long_open_interest != market.short_open_interest:
         raise InvariantViolation(
-            f"{spec_id}: long open interest {market.long_open_interest} != short {market.short_open_interest}"
+            f"{market.spec.id}: long open interest {market.long_open_interest} != short {market.short_open_interest}"
         )
     if market.book.is_crossed():
-        raise InvariantViolation(f"{spec_id}: book crossed")
+        raise InvariantViolation(f"{market.spec.id}: book crossed")
     state.check_conservation()
 
 
