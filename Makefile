@@ -11,8 +11,12 @@ COMPILED := clearhouse/core/.compiled
 .PHONY: demo test lint typecheck unit bench bench-core fuzz crash compile pure clean
 
 $(STAMP): pyproject.toml
+	@echo "==> creating the virtualenv $(VENV) (once) and upgrading pip"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing clearhouse and its dependencies into $(VENV): msgspec, typer, rich,"
+	@echo "    cryptography, pynacl, python-pkcs11, psycopg; for tests: pytest, hypothesis, mypy,"
+	@echo "    ruff, QuantLib, pymerkle (a minute or two the first time, quiet while it works)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -24,11 +28,15 @@ softhsm:
 	else echo "warning: softhsm2 is missing (apt-get install softhsm2): HSM tests skip, or fail under CI=true"; fi
 
 # The core compiled with mypyc from the same source; pure Python stays the fallback.
+# Its log is kept; on failure its last lines say why.
+MYPYC_LOG := $(VENV)/mypyc-build.log
 $(COMPILED): $(STAMP) $(CORE_SOURCES) setup.py
+	@echo "==> compiling the core with mypyc (optional speed-up, about a minute; log: $(MYPYC_LOG))"
 	rm -f clearhouse/core/*.so *__mypyc*.so
-	CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >/dev/null 2>&1 \
+	CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >$(MYPYC_LOG) 2>&1 \
 		&& mv *__mypyc*.so clearhouse/core/ && touch clearhouse/core/*.so \
-		|| { echo "mypyc build failed: running the pure-Python core"; rm -f clearhouse/core/*.so *__mypyc*.so; }
+		|| { echo "mypyc build failed: running the pure-Python core. The end of $(MYPYC_LOG):"; \
+			tail -n 20 $(MYPYC_LOG) | sed 's/^/    /'; rm -f clearhouse/core/*.so *__mypyc*.so; }
 	touch $(COMPILED)
 
 compile: $(COMPILED)
@@ -60,7 +68,8 @@ bench: bench-core
 
 # Long property-based run of the core's stateful test (the suite runs a short one).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 tests/core/test_stateful.py tests/core/test_stateful_risk.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 tests/core/test_stateful.py tests/core/test_stateful_risk.py \
+		tests/journal/test_outside_path.py
 
 # Long crash run of the journal: 300 SIGKILLs of a journaling process (the suite runs 30).
 crash: $(COMPILED)

@@ -7,18 +7,28 @@ differs):
 
     a. sequence   seqs run 1, 2, 3, ... with no gap; timestamps never go backwards
     b. chain      each chain head is SHA-256(previous head || recorded outcome bytes),
-                  from 32 zero bytes
+                  from the digest of the genesis stored in the journal: every leaf and
+                  so every signed checkpoint binds the genesis, and an edited genesis
+                  breaks the chain at entry 1
     c. merkle     an RFC 9162 tree rebuilt here from the entries' bytes (never from the
                   stored nodes) has, at every checkpoint's size, that checkpoint's root;
                   every stored node equals the rebuilt one, and there are no extra ones
     d. signature  every checkpoint note is signed by the operator key, for this log
     e. growth     consecutive checkpoints are consistent (an RFC 9162 consistency proof
-                  from the rebuilt tree verifies between their signed roots)
+                  from the rebuilt tree verifies between their signed roots); every
+                  checkpoint the auditor holds from elsewhere (`held_checkpoints`, e.g.
+                  from a receipt) is in the journal: signed by the operator, its size
+                  reached, its root the rebuilt root at that size, so a journal rolled
+                  back behind it, or rewritten, fails
     f. verdicts   every transaction signature is verified again (on a `VerifierPool`
                   for long journals, overlapped with re-execution)
     g. execution  re-executed from the genesis stored in the journal, every entry gives
                   byte for byte its recorded outcome and chain head; stored snapshots
-                  restore to the re-executed state at their seq
+                  hash to their recorded digest and restore to the re-executed state at
+                  their seq (one that does not is a fault, though recovery skips it)
+
+A value the store cannot read (a column of the wrong type, a damaged database page)
+is a `storage` fault naming the entry or the page, like any other.
 
 The checks of one entry all run before the checkpoints that close at it, and all of
 an entry's problems are reported together (a flipped byte in a transaction shows as a
@@ -45,7 +55,6 @@ import msgspec
 
 from clearhouse.auth.verifier import verify_transaction
 from clearhouse.core import (
-    GENESIS_HEAD,
     Accepted,
     Engine,
     Genesis,
@@ -80,7 +89,7 @@ from clearhouse.journal.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from clearhouse.journal.store import JournalStore, Node, PersistedHashStore
+from clearhouse.journal.store import JournalStore, Node, PersistedHashStore, StoreReadError
 
 BatchVerifier = Callable[[str, Sequence[Transaction]], list[bool]]
 """`(venue id, transactions) -> one signature verdict each`, e.g. `VerifierPool.verify_batch`."""
@@ -299,9 +308,17 @@ class _Pipeline:
         executor = ThreadPoolExecutor(1, "audit-verify") if self._overlap else None
         pending: tuple[list[JournalEntry], list[Transaction | str], Future[list[bool]]] | None
         pending = None
+        error: StoreReadError | None = None
         try:
-            while True:
-                chunk = list(itertools.islice(reader, self._batch))
+            while error is None:
+                chunk: list[JournalEntry] = []
+                try:
+                    for entry in itertools.islice(reader, self._batch):
+                        chunk.append(entry)
+                except StoreReadError as exc:
+                    # The entries read before it are checked first: an earlier fault
+                    # among them is the first fault.
+                    error = exc
                 if not chunk:
                     break
                 txs = [_decode_tx(entry.tx) for entry in chunk]
@@ -317,6 +334,8 @@ class _Pipeline:
                 pending = (chunk, txs, future)
             if pending is not None:
                 yield self._resolve(*pending)
+            if error is not None:
+                raise error
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -338,7 +357,7 @@ class AuditFault:
 
     check: str
     """Which check failed: genesis, sequence, chain, merkle, checkpoint, execution,
-    snapshot or missing."""
+    snapshot, missing or storage."""
     message: str
     """The whole statement, location first: "entry 42 (seq 42): ..."."""
     entry: int | None = None
@@ -365,6 +384,8 @@ class AuditReport:
     """Checkpoints fully checked (signature, size, root, consistency)."""
     checkpoints_stored: int = 0
     last_checkpoint_size: int = 0
+    held_checkpoints: int = 0
+    """Checkpoints held by the auditor found in the journal (size reached, same root)."""
     snapshots: int = 0
     """Snapshots restored and compared with the re-executed state."""
     signatures_valid: int = 0
@@ -373,7 +394,7 @@ class AuditReport:
     rejected: int = 0
     first_timestamp_ns: int = 0
     last_timestamp_ns: int = 0
-    chain_head: bytes = GENESIS_HEAD
+    chain_head: bytes = b""
     digest: bytes = b""
     root: bytes = EMPTY_ROOT
     grew_to: int | None = None
@@ -403,6 +424,7 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "checkpoints_stored": self.checkpoints_stored,
             "last_checkpoint_size": self.last_checkpoint_size,
+            "held_checkpoints": self.held_checkpoints,
             "unsigned_entries": self.unsigned_entries,
             "snapshots": self.snapshots,
             "signatures_valid": self.signatures_valid,
@@ -511,6 +533,7 @@ class _Auditor:
         progress: Progress | None,
         batch: int,
         expected_genesis: Genesis | None,
+        held_checkpoints: Sequence[tuple[str, bytes]],
     ) -> None:
         self.store = store
         self.operator = operator
@@ -519,9 +542,12 @@ class _Auditor:
         self.progress = progress
         self.batch = batch
         self.expected_genesis = expected_genesis
+        self.held_notes = held_checkpoints
+        self.held: list[tuple[str, Checkpoint]] = []
+        self.held_next = 0
         self.report = AuditReport()
         self.count = 0
-        self.prev_head = GENESIS_HEAD
+        self.prev_head = b""
         self.last_ts = 0
         self.cp_next = 0
         self.prev_cp: tuple[int, bytes] | None = None
@@ -541,7 +567,10 @@ class _Auditor:
     def run(self) -> AuditReport:
         started = time.perf_counter()
         with contextlib.suppress(_Stop):
-            self._run()
+            try:
+                self._run()
+            except StoreReadError as exc:
+                self._unreadable(exc)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -556,6 +585,9 @@ class _Auditor:
         report.venue_id = genesis.venue_id
         report.origin = self.origin = log_origin(genesis)
         report.genesis_digest = genesis_digest(genesis)
+        # The engine's output chain starts from the genesis digest: recomputing it from
+        # the stored genesis is what makes an edited genesis break the chain.
+        self.prev_head = report.genesis_digest
         if self.expected_genesis is not None:
             expected = genesis_digest(self.expected_genesis)
             if expected != report.genesis_digest:
@@ -569,6 +601,7 @@ class _Auditor:
         # entries they cover, and entries with their nodes in one transaction.
         self.checkpoints = self.store.checkpoints()
         report.checkpoints_stored = len(self.checkpoints)
+        self._read_held()
         self.snapshot_seqs = {seq for seq, _ in self.store.snapshots()}
         size = self.store.size()
         self.stored = _StoredNodes(self.store.nodes())
@@ -657,13 +690,17 @@ class _Auditor:
                 report.signatures_invalid += 1
         linked = next_chain_head(self.prev_head, entry.outcome)
         if entry.chain_head != linked:
-            problems.append(
-                (
-                    "chain",
-                    f"recorded chain head {entry.chain_head.hex()} is not SHA-256(previous head "
-                    f"|| recorded outcome) = {linked.hex()}",
+            if position == 1:
+                why = (
+                    f"is not SHA-256(genesis digest || recorded outcome) = {linked.hex()}: "
+                    "the chain does not start from the journal's genesis (the genesis "
+                    "was changed, or this entry was)"
                 )
-            )
+            else:
+                why = f"is not SHA-256(previous head || recorded outcome) = {linked.hex()}"
+            chain = ("chain", f"recorded chain head {entry.chain_head.hex()} {why}")
+            # At entry 1 the broken link is the news: it names the genesis as a suspect.
+            problems.insert(0 if position == 1 else len(problems), chain)
         self.tree.append(entry_bytes(entry))
         mismatches = self.hashes.mismatches
         if mismatches:
@@ -710,6 +747,33 @@ class _Auditor:
             stored_size, note = self.checkpoints[self.cp_next]
             self.cp_next += 1
             self._checkpoint(self.cp_next, stored_size, note)
+        while self.held_next < len(self.held) and self.held[self.held_next][1].size <= size:
+            name, cp = self.held[self.held_next]
+            self.held_next += 1
+            root = self.tree.root(cp.size)
+            if cp.root_hash != root:
+                self.fail(
+                    "checkpoint",
+                    f"held checkpoint {name} (tree size {cp.size}): its signed root "
+                    f"{cp.root_hash.hex()} differs from the root {root.hex()} rebuilt from "
+                    f"entries 1..{cp.size}: the journal is not the log that checkpoint was "
+                    "signed for (rewritten or forked)",
+                    checkpoint_size=cp.size,
+                )
+            self.report.held_checkpoints += 1
+
+    def _read_held(self) -> None:
+        """The auditor's own checkpoints, each signed by the operator for this log."""
+        for name, note in self.held_notes:
+            try:
+                cp = parse_signed_checkpoint(note, [self.operator], origin=self.origin)
+            except CheckpointError as exc:
+                self.fail(
+                    "checkpoint",
+                    f"held checkpoint {name}: {_checkpoint_problem(exc, self.operator)}",
+                )
+            self.held.append((name, cp))
+        self.held.sort(key=lambda held: held[1].size)
 
     def _checkpoint(self, number: int, size: int, note: bytes) -> None:
         label = f"checkpoint {number} (tree size {size})"
@@ -756,8 +820,15 @@ class _Auditor:
         try:
             restored = restore_snapshot(self.genesis, data)
         except (SnapshotError, msgspec.DecodeError, ValueError) as exc:
-            self.report.warnings.append(f"{label} does not restore ({exc}): recovery skips it")
-            return
+            # Recovery skips such a snapshot for an older one, but the writer stored it
+            # whole and hashed: one that no longer restores to its digest was changed.
+            self.fail(
+                "snapshot",
+                f"{label}: it does not restore to its recorded digest ({exc}): it was "
+                "changed after it was stored",
+                entry=seq,
+                seq=seq,
+            )
         engine = self.engine
         if restored.seq != seq:
             self.fail(
@@ -779,6 +850,35 @@ class _Auditor:
 
     # -- the end -----------------------------------------------------------------------
 
+    def _held_beyond(self, n: int) -> None:
+        """A held checkpoint past the journal's end: the journal was rolled back."""
+        beyond = self.held[self.held_next :]
+        if not beyond:
+            return
+        now = self.store.size()
+        unreached = [(name, cp) for name, cp in beyond if cp.size > now]
+        if not unreached:
+            for name, cp in beyond:
+                self.report.warnings.append(
+                    f"held checkpoint {name} (tree size {cp.size}) is beyond the {n} entries "
+                    f"audited (the journal grew to {now} during the audit): audit again to "
+                    "check it"
+                )
+            return
+        name, cp = unreached[0]
+        self.fail(
+            "missing",
+            f"entry {n + 1} (seq {n + 1}): missing: the journal ends at seq {n}, but the "
+            f"held checkpoint {name}, signed by the operator, covers entries up to seq "
+            f"{cp.size}: the journal was rolled back or truncated",
+            entry=n + 1,
+            checkpoint_size=cp.size,
+        )
+
+    def _unreadable(self, exc: StoreReadError) -> None:
+        entry = None if exc.seq is None else self.count + 1
+        self.fail("storage", f"the journal cannot be read: {exc}", entry=entry, seq=exc.seq)
+
     def _end(self, size: int) -> None:
         report = self.report
         n = self.count
@@ -797,6 +897,7 @@ class _Auditor:
                 f"seq {cp_size}",
                 entry=n + 1,
             )
+        self._held_beyond(n)
         beyond = sorted(seq for seq in self.snapshot_seqs if seq > n)
         if beyond:
             self.fail(
@@ -847,14 +948,20 @@ def audit_journal(
     progress: Progress | None = None,
     batch: int = BATCH_ENTRIES,
     expected_genesis: Genesis | None = None,
+    held_checkpoints: Sequence[tuple[str, bytes]] = (),
 ) -> AuditReport:
     """Check the whole journal; the report's `fault` is the first problem, or None.
 
     `verify` checks signatures a batch at a time (pass `VerifierPool.verify_batch`
     with `overlap=True` to verify the next batch while this one re-executes).
     `expected_genesis`, if given, must be the genesis the journal holds.
+    `held_checkpoints` are signed checkpoint notes the auditor got elsewhere (a
+    receipt, a witness), each as (where it came from, note): the journal must reach
+    each one's size with its root there.
     """
-    auditor = _Auditor(store, operator, verify, overlap, progress, batch, expected_genesis)
+    auditor = _Auditor(
+        store, operator, verify, overlap, progress, batch, expected_genesis, held_checkpoints
+    )
     return auditor.run()
 
 

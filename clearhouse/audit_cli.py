@@ -7,12 +7,14 @@
     clearhouse replay --journal URL --to SEQ [--json FILE]     the state as it was at SEQ
 
 A journal URL is `sqlite:///path`, a plain path, or `postgresql://...`; the journal is
-only read. KEY is the operator's checkpoint verifier key string
+only read, and opened so that it cannot be written (SQLite `mode=ro`, PostgreSQL
+read-only transactions). KEY is the operator's checkpoint verifier key string
 (`name+keyid+base64key`, as `NoteVerifier.verifier_string()` prints it).
 
 Exit status: 0 when everything checks out; 1 when the journal, proof or replay shows a
-fault (the message names the entry); 2 when the input cannot be used at all (no such
-journal, a malformed key, an unreadable file).
+fault (the message names the entry), a stored value cannot be read (one line naming
+the entry or the damaged page) included; 2 when the input cannot be used at all (no
+such journal, a file that is not a journal, a malformed key, an unreadable file).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +43,14 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+
+from clearhouse.cli_params import (
+    INT64_MAX,
+    WORKERS_MAX,
+    input_file,
+    input_files,
+    output_file,
+)
 
 if TYPE_CHECKING:
     from clearhouse.audit import AuditReport, BatchVerifier
@@ -80,6 +92,7 @@ Workers = Annotated[
     typer.Option(
         "--workers",
         min=0,
+        max=WORKERS_MAX,
         help="Signature verification processes: 0 picks (a pool of one per core for long "
         f"journals, from {POOL_MIN_ENTRIES:,} entries), 1 verifies in this process.",
     ),
@@ -94,6 +107,8 @@ def _out() -> Console:
 
 
 def _fail(message: str, code: int) -> typer.Exit:
+    if code == 2:  # input that cannot be used: the one-line form every command shares
+        message = f"error: {message}"
     Console(stderr=True, soft_wrap=True, highlight=False).print(Text(message, style="red"))
     return typer.Exit(code)
 
@@ -121,20 +136,29 @@ def _sqlite_path(url: str) -> str | None:
 
 @contextlib.contextmanager
 def _opened(url: str) -> Iterator[JournalStore]:
-    """The journal store, read only in practice; exit 2 if there is no journal there."""
+    """The journal store, opened read-only; exit 2 if there is no journal there, 1 (one
+    line naming the entry or page) if what it stores cannot be read."""
     from clearhouse.journal import open_store
+    from clearhouse.journal.store import NotAJournalError, StoreReadError
 
     path = _sqlite_path(url)
     if path is not None and not Path(path).is_file():
         raise _fail(f"no journal at {url}: {path} is not a file", 2)
     try:
-        store = open_store(url)
+        store = open_store(url, read_only=True)
+    except NotAJournalError as exc:
+        raise _fail(f"{url} is not a clearhouse journal: {exc}", 2) from exc
+    except StoreReadError as exc:
+        raise _fail(f"FAULT the journal cannot be read: {exc}", 1) from exc
     except Exception as exc:
         raise _fail(f"cannot open the journal {url}: {exc}", 2) from exc
     try:
         if store.load_genesis() is None:
             raise _fail(f"{url} is not a clearhouse journal: it holds no genesis", 2)
         yield store
+    except (StoreReadError, sqlite3.DatabaseError) as exc:
+        # Raised wherever a command reads: a damaged page or a value of the wrong type.
+        raise _fail(f"FAULT the journal cannot be read: {exc}", 1) from exc
     finally:
         store.close()
 
@@ -195,7 +219,19 @@ def verify(
         typer.Option(
             "--genesis",
             metavar="FILE",
+            callback=input_file,
             help="Also require the journal's genesis to be this genesis JSON.",
+        ),
+    ] = None,
+    checkpoints: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            callback=input_files,
+            help="A signed checkpoint note held from elsewhere (or a proof file from "
+            "`audit prove`, whose checkpoint is taken): the journal must contain it "
+            "(repeatable).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -207,12 +243,17 @@ def verify(
     matches every signed checkpoint's root and every stored node; every checkpoint is
     signed by the operator key and consistent with the one before; every signature is
     verified again and every entry re-executed from the journal's genesis to its
-    recorded outcome and chain head; snapshots restore to the re-executed state.
+    recorded outcome and chain head; snapshots restore to the re-executed state. The
+    chain starts from the stored genesis's digest, so an edited genesis is a fault.
+    Each --checkpoint must be signed by the operator key, within the journal's size,
+    and have the journal's root at its size: a journal rolled back behind a
+    checkpoint someone holds fails.
     """
     from clearhouse.audit import audit_journal
 
     operator = _operator(operator_key)
     expected = _read_genesis(genesis) if genesis is not None else None
+    held = [(str(path), _read_checkpoint(path)) for path in checkpoints or ()]
     with _opened(journal) as store:
         size = store.size()
         with (
@@ -227,6 +268,7 @@ def verify(
                     overlap=overlap,
                     progress=progress,
                     expected_genesis=expected,
+                    held_checkpoints=held,
                 )
             except Exception as exc:  # a store that cannot even be read is a fault too
                 raise _fail(
@@ -238,6 +280,25 @@ def verify(
         _print_report(report, how)
     if report.fault is not None:
         raise typer.Exit(1)
+
+
+def _read_checkpoint(path: Path) -> bytes:
+    """The signed note in FILE: the file itself, or the checkpoint of a proof file."""
+    from clearhouse.audit import PROOF_FORMAT
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"--checkpoint {path}: {exc}", 2) from exc
+    if data.lstrip().startswith(b"{"):
+        try:
+            doc = json.loads(data)
+            if doc.get("format") != PROOF_FORMAT:
+                raise ValueError(f"format is {doc.get('format')!r}, not {PROOF_FORMAT!r}")
+            return str(doc["checkpoint"]).encode("utf-8")
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise _fail(f"--checkpoint {path}: not a checkpoint note or proof: {exc}", 2) from exc
+    return data
 
 
 def _read_genesis(path: Path) -> Genesis:
@@ -274,6 +335,8 @@ def _print_report(report: AuditReport, how: str) -> None:
         ),
         ("snapshots", f"{report.snapshots} restored and matched"),
     ]
+    if report.held_checkpoints:
+        rows.append(("held checkpoints", f"{report.held_checkpoints} found in the journal"))
     if report.entries:
         rows.append(
             (
@@ -323,13 +386,20 @@ def prove(
         typer.Option(
             "--entry",
             metavar="SEQ",
+            min=1,
+            max=INT64_MAX,
             show_default=False,
             help="The entry's sequence number (its leaf index is SEQ - 1).",
         ),
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", metavar="FILE", help="Write the proof here (default: stdout)."),
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            callback=output_file,
+            help="Write the proof here (default: stdout).",
+        ),
     ] = None,
 ) -> None:
     """Write an inclusion proof of one entry against the latest signed checkpoint, as JSON.
@@ -448,15 +518,29 @@ def query(
         str | None, typer.Option(help="Entries naming this instrument (payload or events).")
     ] = None,
     order_id: Annotated[
-        int | None, typer.Option("--order-id", help="Entries whose events name this order id.")
+        int | None,
+        typer.Option(
+            "--order-id",
+            min=0,
+            max=INT64_MAX,
+            help="Entries whose events name this order id.",
+        ),
     ] = None,
     from_ns: Annotated[
         int | None,
-        typer.Option("--from-ns", metavar="T", help="Sequencer time at or after T (Unix ns)."),
+        typer.Option(
+            "--from-ns",
+            metavar="T",
+            min=0,
+            max=INT64_MAX,
+            help="Sequencer time at or after T (Unix ns).",
+        ),
     ] = None,
     to_ns: Annotated[
         int | None,
-        typer.Option("--to-ns", metavar="T", help="Sequencer time before T (Unix ns)."),
+        typer.Option(
+            "--to-ns", metavar="T", min=0, max=INT64_MAX, help="Sequencer time before T (Unix ns)."
+        ),
     ] = None,
     types: Annotated[
         list[str] | None,
@@ -478,6 +562,7 @@ def query(
 
     criteria = QueryFilter(account, instrument, order_id, from_ns, to_ns, frozenset(types or ()))
     with _opened(journal) as store:
+        units = _venue_units(store)
         try:
             search = JournalQuery(store, criteria)
         except AuditError as exc:
@@ -486,7 +571,7 @@ def query(
             matches = list(search.run(progress))
     if as_json:
         for match in matches:
-            sys.stdout.write(json.dumps(match.to_json()) + "\n")
+            sys.stdout.write(json.dumps({**match.to_json(), "units": units.to_json()}) + "\n")
     else:
         table = Table(box=box.SIMPLE_HEAD, title=f"{len(matches):,} of {search.scanned:,} entries")
         table.add_column("seq", justify="right", no_wrap=True)
@@ -499,7 +584,7 @@ def query(
                 str(match.entry.seq),
                 format_ns(match.entry.timestamp_ns),
                 match.type,
-                Text(describe_payload(match.tx)),
+                Text(units.payload(describe_payload(match.tx))),
                 Text(describe_outcome(match.outcome)),
             )
         _out().print(table)
@@ -522,7 +607,12 @@ def replay_command(
     to: Annotated[
         int | None,
         typer.Option(
-            "--to", metavar="SEQ", show_default=False, help="Replay to this seq (default: the end)."
+            "--to",
+            metavar="SEQ",
+            min=0,
+            max=INT64_MAX,
+            show_default=False,
+            help="Replay to this seq (default: the end).",
         ),
     ] = None,
     json_out: Annotated[
@@ -530,6 +620,7 @@ def replay_command(
         typer.Option(
             "--json",
             metavar="FILE",
+            callback=output_file,
             help="Write the state (engine.canonical_state(), bytes as hex) as JSON; - for stdout.",
         ),
     ] = None,
@@ -562,6 +653,7 @@ def replay_command(
             except AuditError as exc:
                 raise _fail(f"replay failed: {exc}", 1) from exc
     engine = result.engine
+    units = _Units.of(plan.genesis)
     started = (
         "the genesis"
         if result.snapshot_seq is None
@@ -576,6 +668,7 @@ def replay_command(
                 "chain_head": engine.chain_head.hex(),
                 "digest": engine.digest().hex(),
                 "state": plain(engine.canonical_state()),
+                "units": units.to_json(),
             },
         )
         if str(json_out) != "-":
@@ -592,13 +685,13 @@ def replay_command(
             f"re-executed, signatures re-verified {how}"
         )
     )
-    _print_state(console, engine)
+    _print_state(console, engine, units)
 
 
-def _print_state(console: Console, engine: Engine) -> None:
+def _print_state(console: Console, engine: Engine, units: _Units) -> None:
     from clearhouse.audit import format_ns
 
-    table = Table(box=box.SIMPLE_HEAD, title=f"accounts at seq {engine.seq}")
+    table = Table(box=box.SIMPLE_HEAD, title=f"accounts at seq {engine.seq} ({units.name})")
     for column in ("account", "cash", "equity", "initial margin", "maintenance", "orders"):
         justify: Literal["left", "right"] = "left" if column == "account" else "right"
         table.add_column(column, justify=justify, overflow="fold")
@@ -610,17 +703,80 @@ def _print_state(console: Console, engine: Engine) -> None:
         positions = ", ".join(f"{p.instrument} {p.size:+d}" for p in view.positions if p.size)
         table.add_row(
             account_id,
-            f"{view.cash:,}",
-            f"{view.equity:,}",
-            f"{view.initial_margin:,}",
-            f"{view.maintenance_margin:,}",
+            units.figure(view.cash),
+            units.figure(view.equity),
+            units.figure(view.initial_margin),
+            units.figure(view.maintenance_margin),
             str(view.open_orders),
             positions or "-",
         )
     console.print(table)
-    totals = ", ".join(f"{name} {value:,}" for name, value in engine.totals().items())
-    console.print(Text(f"totals: {totals}"))
+    totals = ", ".join(f"{name} {units.figure(value)}" for name, value in engine.totals().items())
+    console.print(Text(f"totals ({units.name}): {totals}"))
     if engine.seq:
         console.print(Text(f"time {format_ns(engine.timestamp_ns)}"))
     console.print(Text(f"seq {engine.seq}  chain head {engine.chain_head.hex()}"))
     console.print(Text(f"state digest {engine.digest().hex()}"))
+
+
+# -- units of human and JSON output --------------------------------------------------------
+
+
+class _Units:
+    """How a venue's integers read. People get amounts and prices in the settlement
+    asset with separators ("11,000.00 USDC", "100,000.00"); `--json` keeps the raw
+    integers and names their unit in a "units" object (docs/ARCHITECTURE.md)."""
+
+    # A payload field holding an amount of collateral, or a price per whole underlying.
+    _FIELD = re.compile(r"(?<![\w.])(amount|price)=(-?\d+)(?=\s|$)")
+
+    def __init__(self, asset: str, decimals: int | None) -> None:
+        self.asset = asset
+        self.decimals = decimals
+        self.name = asset if decimals is not None else f"minor units of {asset}"
+
+    @classmethod
+    def of(cls, genesis: Genesis) -> _Units:
+        from clearhouse.core.display import settlement_decimals
+
+        asset = genesis.config.settlement_asset
+        return cls(asset, settlement_decimals(genesis.instruments, asset))
+
+    def figure(self, units: int) -> str:
+        """An amount or price without the asset (the column or line names it)."""
+        from clearhouse.core.display import format_units
+
+        return f"{units:,}" if self.decimals is None else format_units(units, self.decimals)
+
+    def amount(self, units: int) -> str:
+        if self.decimals is None:
+            return f"{units:,} {self.name}"
+        return f"{self.figure(units)} {self.asset}"
+
+    def payload(self, described: str) -> str:
+        """`describe_payload`'s text with its amount and price fields in the asset."""
+
+        def shown(match: re.Match[str]) -> str:
+            value = int(match.group(2))
+            text = self.amount(value) if match.group(1) == "amount" else self.figure(value)
+            return f"{match.group(1)}={text}"
+
+        return self._FIELD.sub(shown, described)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "decimals": self.decimals,
+            "amounts": f"integer minor units of {self.asset} (10**-decimals {self.asset})",
+            "prices": f"integer minor units of {self.asset} per whole unit of the underlying",
+            "sizes": "integer lots of the instrument",
+        }
+
+
+def _venue_units(store: JournalStore) -> _Units:
+    from clearhouse.audit import AuditError, load_genesis
+
+    try:
+        return _Units.of(load_genesis(store))
+    except AuditError as exc:
+        raise _fail(f"cannot read the journal's genesis: {exc}", 1) from exc

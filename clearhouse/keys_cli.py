@@ -4,8 +4,13 @@ The keystore directory is `--keystore DIR`, else $CLEARHOUSE_KEYSTORE, else
 ~/.clearhouse/keys. A passphrase comes from the environment variable named by
 `--passphrase-env VAR`, else from a hidden prompt (asked twice for `new`). Nothing
 here prints a passphrase or a private key; `export-public` prints the public key's
-hex and nothing else, for scripts. A keystore error prints `error [code]: message`
-on standard error and exits with status 1.
+hex and nothing else, for scripts, or with `--operator-key` the checkpoint verifier
+key string `clearhouse audit verify --operator-key` takes.
+
+A keystore error prints one line `error: [code] message` on standard error. The exit
+status is 2 when what was asked cannot be done with what was given (a bad name, no
+such key or keystore, a wrong passphrase), 1 when a key file is damaged or unsafe.
+`list` lists every key that reads and names each file that does not (exit 1).
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ def new_key(
     name: KeyName, keystore: KeystoreDir = None, passphrase_env: PassphraseEnv = None
 ) -> None:
     """Generate a key and store it encrypted under a passphrase."""
-    store = _open_keystore(keystore)
+    store = _open_keystore(keystore, create=True)
     passphrase = _read_passphrase(passphrase_env, confirm=True)
     with _keystore_errors():
         info = store.create(name, passphrase)
@@ -77,10 +82,15 @@ def list_keys(keystore: KeystoreDir = None) -> None:
     """List the keys in the keystore."""
     store = _open_keystore(keystore)
     with _keystore_errors():
-        infos = store.list()
+        scan = store.scan()
+    infos = scan.keys
     console = _console()
+    for error in scan.unreadable:
+        typer.echo(f"error: [{error.code.value}] {error.message}", err=True)
     if not infos:
         console.print(f"no keys in {store.path}", markup=False, highlight=False)
+        if scan.unreadable:
+            raise typer.Exit(1)
         return
     table = Table(title=Text(str(store.path)), box=box.SIMPLE_HEAD)
     table.add_column("name", overflow="fold")
@@ -93,6 +103,8 @@ def list_keys(keystore: KeystoreDir = None) -> None:
             info.name, info.status, info.successor or "", info.created_at, info.public_key
         )
     console.print(table)
+    if scan.unreadable:
+        raise typer.Exit(1)
 
 
 @keys_app.command("show")
@@ -124,20 +136,60 @@ def rotate_key(
 
 
 @keys_app.command("export-public")
-def export_public(name: KeyName, keystore: KeystoreDir = None) -> None:
-    """Print the public key as hex and nothing else."""
+def export_public(
+    name: KeyName,
+    keystore: KeystoreDir = None,
+    operator_key: Annotated[
+        bool,
+        typer.Option(
+            "--operator-key",
+            help="Print the checkpoint verifier key string that `clearhouse audit verify "
+            "--operator-key` takes (name+keyid+base64key) instead of hex.",
+        ),
+    ] = False,
+    note_name: Annotated[
+        str | None,
+        typer.Option(
+            "--note-name",
+            metavar="TEXT",
+            help="With --operator-key: the key name the venue signs its checkpoints "
+            "under (default: NAME).",
+        ),
+    ] = None,
+) -> None:
+    """Print the public key as hex (or, with --operator-key, as a verifier key string)
+    and nothing else."""
     store = _open_keystore(keystore)
     with _keystore_errors():
         public_key = store.export_public(name)
-    typer.echo(public_key)
+    if not operator_key:
+        typer.echo(public_key)
+        return
+    from clearhouse.journal import NoteVerifier
+
+    try:
+        verifier = NoteVerifier(note_name or name, bytes.fromhex(public_key))
+    except ValueError as exc:
+        typer.echo(f"error: --note-name: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(verifier.verifier_string())
 
 
-def _open_keystore(directory: Path | None) -> Keystore:
+def _open_keystore(directory: Path | None, *, create: bool = False) -> Keystore:
+    """The keystore; it must be there already unless the command creates it."""
     from clearhouse.auth.keystore import Keystore
 
     if directory is None:
         directory = Path.home() / ".clearhouse" / "keys"
-    return Keystore(directory.expanduser())
+    directory = directory.expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise typer.BadParameter(f"{directory} is not a directory", param_hint="--keystore")
+    if not create and not directory.exists():
+        raise typer.BadParameter(
+            f"no keystore at {directory} (`clearhouse keys new NAME` creates one)",
+            param_hint="--keystore",
+        )
+    return Keystore(directory)
 
 
 def _read_passphrase(variable: str | None, *, confirm: bool) -> str:
@@ -159,8 +211,22 @@ def _keystore_errors() -> Iterator[None]:
     try:
         yield
     except KeystoreError as error:
-        typer.echo(f"error [{error.code.value}]: {error.message}", err=True)
-        raise typer.Exit(1) from None
+        typer.echo(f"error: [{error.code.value}] {error.message}", err=True)
+        raise typer.Exit(1 if error.code in _DAMAGED else 2) from None
+
+
+_DAMAGED: frozenset[str] = frozenset(
+    {
+        "file_corrupt",
+        "unsupported_version",
+        "name_mismatch",
+        "kdf_params_invalid",
+        "insecure_permissions",
+        "public_key_mismatch",
+        "too_many_keys",
+    }
+)
+"""Keystore error codes that say a key file or the keystore itself is at fault."""
 
 
 def _info_table(info: KeyInfo, path: Path, *, title: str | None) -> Table:

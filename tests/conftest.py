@@ -4,7 +4,8 @@
   under a minute on a two-core machine. The explain phase is off: on a failure it
   re-runs the shrunk example many times to annotate it, which costs minutes on the
   stateful test for a note the shrunk log already makes plain.
-- "fuzz" (what `make fuzz` runs on tests/core/test_stateful.py): 2,000 runs of up
+- "fuzz" (what `make fuzz` runs on the stateful tests of tests/core/ and on
+  tests/journal/test_outside_path.py): 2,000 runs of up
   to 200 steps (under ten minutes on one core), full diagnostics. Hypothesis keeps
   a record of every run it has generated, about 1 MB per stateful run of this size,
   so the run count is set for memory (~2 GB) as much as for time.

@@ -745,3 +745,306 @@ def test_the_recorded_transactions_are_the_signed_ones(built: Built) -> None:
     stored = [bytes(tx) for (tx,) in db.execute("SELECT tx FROM entries ORDER BY seq")]
     db.close()
     assert stored == [encode(tx) for tx, _ in built.sequenced]
+
+
+# -- the log binds its genesis -----------------------------------------------------------
+
+
+def _edit_genesis(path: Path, edit: Any) -> None:
+    db = sqlite3.connect(path)
+    (stored,) = db.execute("SELECT value FROM meta WHERE key = 'genesis'").fetchone()
+    db.close()
+    genesis = msgspec.msgpack.decode(bytes(stored), type=Genesis)
+    run_sql(path, ("UPDATE meta SET value = ? WHERE key = 'genesis'", (encode(edit(genesis)),)))
+
+
+def test_the_chain_starts_from_the_genesis_digest(built: Built) -> None:
+    from clearhouse.core import genesis_digest
+    from clearhouse.journal.entry import next_chain_head
+
+    assert Engine(built.genesis).chain_head == genesis_digest(built.genesis)
+    db = sqlite3.connect(built.path)
+    outcome, head = db.execute("SELECT outcome, chain_head FROM entries WHERE seq = 1").fetchone()
+    db.close()
+    assert bytes(head) == next_chain_head(genesis_digest(built.genesis), bytes(outcome))
+
+
+def _weaker_governance(genesis: Genesis) -> Genesis:
+    rules = msgspec.structs.replace(genesis.governance, threshold=3, timelock_ns=0)
+    return msgspec.structs.replace(genesis, governance=rules)
+
+
+def _later_expiry(genesis: Genesis) -> Genesis:
+    # An instrument the session never trades: re-execution alone could not tell.
+    instruments = tuple(
+        msgspec.structs.replace(i, expiry_ns=i.expiry_ns + 1) if i.id == "ETH-26MAR27" else i
+        for i in genesis.instruments
+    )
+    return msgspec.structs.replace(genesis, instruments=instruments)
+
+
+@pytest.mark.parametrize("edit", [_weaker_governance, _later_expiry])
+def test_an_edited_genesis_breaks_the_chain_at_entry_1(
+    built: Built, tmp_path: Path, edit: Any
+) -> None:
+    path = copy_of(built, tmp_path)
+    _edit_genesis(path, edit)
+    fault = expect_fault(
+        path,
+        "entry 1 (seq 1): recorded chain head",
+        "is not SHA-256(genesis digest || recorded outcome)",
+        "the chain does not start from the journal's genesis",
+    )
+    assert fault.startswith("FAULT [chain]")
+
+
+def test_a_journal_whose_genesis_was_edited_does_not_start(built: Built, tmp_path: Path) -> None:
+    from clearhouse.journal import JournalError
+
+    path = copy_of(built, tmp_path)
+    _edit_genesis(path, _weaker_governance)
+    store = SqliteJournal(path)
+    try:
+        with pytest.raises(JournalError, match="entry 1 does not re-execute"):
+            Journal(store, _weaker_governance(built.genesis), signer_for(OPERATOR), OPERATOR)
+        store.close()
+        run_sql(path, ("UPDATE meta SET value = ? WHERE key = 'genesis'", (b"\xc1",)))
+        store = SqliteJournal(path)
+        with pytest.raises(JournalError, match="the stored genesis does not decode"):
+            Journal(store, built.genesis, signer_for(OPERATOR), OPERATOR)
+    finally:
+        store.close()
+
+
+# -- checkpoints the auditor holds -------------------------------------------------------
+
+
+def _note(path: Path, size: int) -> bytes:
+    db = sqlite3.connect(path)
+    (note,) = db.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+    db.close()
+    return bytes(note)
+
+
+def roll_back(path: Path, size: int) -> None:
+    """What restoring an old copy of the journal gives: everything after `size` gone,
+    the stored tree cut back to the nodes that `size` leaves close."""
+    store = SqliteJournal(path)
+    kept = [(lv, i, h) for lv, i, h in store.nodes() if i < size >> lv]
+    store.close()
+    runs: dict[int, list[bytes]] = {}
+    for level, _, node in kept:
+        runs.setdefault(level, []).append(node)
+    run_sql(
+        path,
+        ("DELETE FROM entries WHERE seq > ?", (size,)),
+        ("DELETE FROM checkpoints WHERE size > ?", (size,)),
+        ("DELETE FROM snapshots WHERE seq > ?", (size,)),
+        ("DELETE FROM node_runs", ()),
+        *(
+            ("INSERT INTO node_runs (level, first_idx, hashes) VALUES (?, 0, ?)", (lv, b"".join(h)))
+            for lv, h in runs.items()
+        ),
+    )
+
+
+def test_a_journal_rolled_back_behind_a_held_checkpoint_fails(built: Built, tmp_path: Path) -> None:
+    held = tmp_path / "held.note"
+    held.write_bytes(_note(built.path, built.checkpoints[-1]))
+    assert verify(built.path, "--checkpoint", str(held)).exit_code == 0
+    path = copy_of(built, tmp_path)
+    back_to = built.checkpoints[-2]
+    roll_back(path, back_to)
+    alone = verify(path)
+    assert alone.exit_code == 0, "without a held checkpoint a rollback looks like a shorter log"
+    result = verify(path, "--checkpoint", str(held))
+    assert result.exit_code == 1, result.output
+    faults = [line for line in result.output.splitlines() if line.startswith("FAULT")]
+    assert faults == [
+        f"FAULT [missing] entry {back_to + 1} (seq {back_to + 1}): missing: the journal ends at "
+        f"seq {back_to}, but the held checkpoint {held}, signed by the operator, covers entries "
+        f"up to seq {built.size}: the journal was rolled back or truncated"
+    ]
+
+
+def test_a_held_checkpoint_must_match_the_journal(built: Built, tmp_path: Path) -> None:
+    size = built.checkpoints[1]
+    good = tmp_path / "good.note"
+    good.write_bytes(_note(built.path, size))
+    proof = tmp_path / "proof.json"
+    assert prove(built.path, 3, proof).exit_code == 0  # a receipt's proof holds a checkpoint
+    result = verify(built.path, "--checkpoint", str(good), "--checkpoint", str(proof), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["held_checkpoints"] == 2
+    forked = tmp_path / "forked.note"
+    root = bytes(range(32))
+    forked.write_bytes(
+        sign_checkpoint(Checkpoint(_origin(built), size, root), signer_for(OPERATOR), OPERATOR)
+    )
+    fault = verify(built.path, "--checkpoint", str(forked))
+    assert fault.exit_code == 1
+    assert f"FAULT [checkpoint] held checkpoint {forked} (tree size {size}): its signed root" in (
+        fault.output
+    )
+    assert "rewritten or forked" in fault.output
+    mallory = tmp_path / "mallory.note"
+    mallory.write_bytes(
+        sign_checkpoint(Checkpoint(_origin(built), size, root), signer_for("mallory"), OPERATOR)
+    )
+    unsigned = verify(built.path, "--checkpoint", str(mallory))
+    assert unsigned.exit_code == 1 and "not signed by the operator key" in unsigned.output
+    missing = verify(built.path, "--checkpoint", str(tmp_path / "nope.note"))
+    assert missing.exit_code == 2 and "--checkpoint" in missing.output
+
+
+# -- snapshots that do not hash to their digest ------------------------------------------
+
+
+def test_a_snapshot_that_does_not_hash_to_its_digest_is_a_fault(
+    built: Built, tmp_path: Path
+) -> None:
+    path = copy_of(built, tmp_path)
+    seq = built.snapshots[-1]
+    db = sqlite3.connect(path)
+    (data,) = db.execute("SELECT data FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+    db.close()
+    run_sql(path, ("UPDATE snapshots SET data = ? WHERE seq = ?", (flip(bytes(data), 0), seq)))
+    result = verify(path, "--json")
+    assert result.exit_code == 1, result.output
+    fault = json.loads(result.stdout)["fault"]
+    assert fault["check"] == "snapshot" and fault["seq"] == seq
+    assert fault["message"].startswith(f"snapshot at seq {seq}: it does not restore to its")
+    # Recovery, unlike the audit, goes on from an older snapshot (or the genesis).
+    journal = Journal(SqliteJournal(path), built.genesis, signer_for(OPERATOR), OPERATOR)
+    try:
+        assert journal._snapshot_seq < seq
+        assert journal.engine.seq == built.size and journal.engine.digest() == built.digest
+    finally:
+        journal.close()
+
+
+# -- a store that cannot be read ---------------------------------------------------------
+
+
+def _one_line_fault(result: Result, *needles: str) -> str:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in result.output.splitlines() if line.startswith("FAULT")]
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def _every_reader(path: Path, seq: int = 9) -> dict[str, Result]:
+    """Every command that reads a journal, proving entry `seq`."""
+    return {
+        "verify": verify(path),
+        "query": runner.invoke(app, ["audit", "query", "--journal", str(path)]),
+        "prove": runner.invoke(
+            app, ["audit", "prove", "--journal", str(path), "--entry", str(seq)]
+        ),
+        "replay": replay(path, "--from-genesis"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("column_name", "value", "shown"),
+    [("tx", "text", "column tx holds TEXT 'text', not BLOB"), ("chain_head", 7, "INTEGER 7")],
+)
+def test_a_value_of_the_wrong_type_names_its_entry(
+    built: Built, tmp_path: Path, column_name: str, value: object, shown: str
+) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, (f"UPDATE entries SET {column_name} = ? WHERE seq = 5", (value,)))
+    for command, result in _every_reader(path, 5).items():
+        line = _one_line_fault(result, "the journal cannot be read", "entry seq 5", shown)
+        assert "TypeError" not in line, command
+    report = json.loads(verify(path, "--json").stdout)
+    assert report["fault"]["check"] == "storage" and report["fault"]["seq"] == 5
+    assert report["fault"]["entry"] == 5 and report["entries"] == 4  # 1..4 were checked
+
+
+def _entry_leaf_pages(path: Path) -> list[int]:
+    db = sqlite3.connect(path)
+    pages = [
+        int(page)
+        for (page,) in db.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'entries' AND pagetype = 'leaf' ORDER BY path"
+        )
+    ]
+    db.close()
+    return pages
+
+
+def test_a_damaged_page_names_where_the_journal_stops_being_readable(
+    built: Built, tmp_path: Path
+) -> None:
+    path = copy_of(built, tmp_path)
+    pages = _entry_leaf_pages(path)
+    assert len(pages) >= 3, "the session's entries should span several pages"
+    page = pages[len(pages) // 2]
+    data = bytearray(path.read_bytes())
+    size = 4096
+    data[(page - 1) * size : page * size] = b"\xab" * size
+    path.write_bytes(bytes(data))
+    fault = json.loads(verify(path, "--json").stdout)["fault"]
+    assert fault["check"] == "storage"
+    after = fault["entry"] - 1
+    assert f"the entries cannot be read after seq {after}" in fault["message"]
+    lost = next(seq for seq in range(1, built.size + 1) if not _readable(path, seq))
+    for command, result in _every_reader(path, lost).items():
+        line = _one_line_fault(result, "the journal cannot be read", "malformed", f"Page {page}")
+        if command != "prove":  # prove reads entry `lost` alone
+            assert f"the entries cannot be read after seq {after}" in line, (command, line)
+
+
+def _readable(path: Path, seq: int) -> bool:
+    db = sqlite3.connect(path)
+    try:
+        db.execute("SELECT tx FROM entries WHERE seq = ?", (seq,)).fetchall()
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        db.close()
+    return True
+
+
+# -- the auditor never writes ------------------------------------------------------------
+
+
+def test_auditing_never_writes(built: Built, tmp_path: Path) -> None:
+    import hashlib
+
+    path = copy_of(built, tmp_path)
+    before = hashlib.sha256(path.read_bytes()).digest()
+    for command, result in _every_reader(path).items():
+        assert result.exit_code == 0, (command, result.output)
+    assert hashlib.sha256(path.read_bytes()).digest() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "it holds no journal tables"),
+        (b"hello, not a database\n", "it is not a SQLite database"),
+        (None, "it lacks the journal tables"),
+    ],
+)
+def test_a_file_that_is_not_a_journal_is_refused_and_left_as_it_was(
+    tmp_path: Path, content: bytes | None, why: str
+) -> None:
+    path = tmp_path / "other.db"
+    if content is None:
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        db.close()
+        content = path.read_bytes()
+    else:
+        path.write_bytes(content)
+    for command, result in _every_reader(path).items():
+        assert result.exit_code == 2, (command, result.output)
+        assert isinstance(result.exception, SystemExit), (command, repr(result.exception))
+        assert f"{path} is not a clearhouse journal: {why}" in result.output, command
+        assert path.read_bytes() == content, f"{command} wrote into the file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -43,3 +44,17 @@ def test_bench_journal_reports_every_key_with_positive_figures() -> None:
             continue
         assert result[key] > 0, key
     assert result["replay_entries"] == 2_000 + 1_002
+
+
+def test_an_unreachable_postgres_is_skipped_with_a_note_not_a_crash() -> None:
+    """Once a finding: with no PostgreSQL on the machine the benchmark crashed after
+    libpq's retries. Now the backend is skipped and the reason recorded."""
+    url = "postgresql://bench:secret@127.0.0.1:1/none"  # nothing listens on port 1
+    started = time.monotonic()
+    result = run_journal_bench(url, leaves=2_000, proofs=500, orders=500)
+    assert all(result[f"postgres_appends_per_s_batch{b}"] is None for b in (1, 100, 1000))
+    assert result["sqlite_appends_per_s_batch1"] > 0
+    note = result["postgres_skipped"]
+    assert note.startswith("cannot connect to postgresql://bench:***@127.0.0.1:1/none")
+    assert "secret" not in note and "\n" not in note
+    assert time.monotonic() - started < 60

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from clearhouse.cli import app
@@ -11,7 +13,10 @@ from clearhouse.cli import app
 runner = CliRunner()
 
 
-def test_demo_trades_refuses_the_oversized_order_and_prints_the_digest() -> None:
+def test_demo_trades_refuses_the_oversized_order_and_prints_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo keeps its journal in the working folder
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "INSUFFICIENT_MARGIN" in result.output

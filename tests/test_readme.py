@@ -19,6 +19,14 @@ def test_readme_starts_with_the_two_commands() -> None:
     ]
 
 
+def test_readme_states_its_prerequisites_right_after_the_two_commands() -> None:
+    after_block = README.read_text().split("```")[2].strip()
+    first = after_block.split("\n\n")[0]
+    assert first.startswith("**Prerequisites.** Python 3.11")
+    for needed in ("venv", "make", "PostgreSQL", "SoftHSM2", "clearhouse --version"):
+        assert needed in first, needed
+
+
 def test_readme_example_trades_and_prints_digest_and_head() -> None:
     code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
     assert code is not None

@@ -104,6 +104,7 @@ class KeystoreErrorCode(StrEnum):
     KDF_PARAMS_INVALID = "kdf_params_invalid"
     INSECURE_PERMISSIONS = "insecure_permissions"
     TOO_MANY_KEYS = "too_many_keys"
+    NOT_A_DIRECTORY = "not_a_directory"
     WRONG_PASSPHRASE = "wrong_passphrase"
     PUBLIC_KEY_MISMATCH = "public_key_mismatch"
 
@@ -179,6 +180,15 @@ class KeyInfo(msgspec.Struct, frozen=True):
 KeyInfos: TypeAlias = list[KeyInfo]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyScan:
+    """Every key file of a keystore: the keys that read, and for each file that does
+    not, the error naming it. One damaged file hides no other key."""
+
+    keys: KeyInfos
+    unreadable: list[KeystoreError]
+
+
 class Keystore:
     """A directory of encrypted key files.
 
@@ -214,10 +224,24 @@ class Keystore:
         return record.info
 
     def list(self) -> KeyInfos:
-        """Every key in the directory, sorted by name. Files whose names are not
-        `<valid name>.key.json` are not keys and are passed over."""
+        """Every key in the directory, sorted by name; the first unreadable key file
+        raises its error (`scan` reads past it)."""
+        scan = self.scan()
+        if scan.unreadable:
+            raise scan.unreadable[0]
+        return scan.keys
+
+    def scan(self) -> KeyScan:
+        """Every key file in the directory, sorted by name: those that read, and an
+        error for each that does not. Files whose names are not `<valid name>.key.json`
+        are not keys and are passed over. No directory there is an empty keystore; a
+        path that is something else is refused (NOT_A_DIRECTORY)."""
+        if not self._path.exists():
+            return KeyScan([], [])
         if not self._path.is_dir():
-            return []
+            raise KeystoreError(
+                KeystoreErrorCode.NOT_A_DIRECTORY, f"{self._path} is not a directory"
+            )
         names = sorted(
             entry.name.removesuffix(KEY_FILE_SUFFIX)
             for entry in self._path.iterdir()
@@ -229,7 +253,14 @@ class Keystore:
                 KeystoreErrorCode.TOO_MANY_KEYS,
                 f"{self._path} holds {len(names)} keys, more than {KEYS_MAX}",
             )
-        return [self._read(name, private=False).info for name in names]
+        keys: KeyInfos = []
+        unreadable: list[KeystoreError] = []
+        for name in names:
+            try:
+                keys.append(self._read(name, private=False).info)
+            except KeystoreError as error:
+                unreadable.append(error)
+        return KeyScan(keys, unreadable)
 
     def info(self, name: str) -> KeyInfo:
         return self._read(name, private=False).info
@@ -266,9 +297,15 @@ class Keystore:
 
     def _ensure_directory(self) -> None:
         if not self._path.exists():
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(self._path, 0o700)
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(self._path, 0o700)
+            except OSError as exc:  # a parent that is a file, or not ours to write
+                raise KeystoreError(
+                    KeystoreErrorCode.NOT_A_DIRECTORY,
+                    f"cannot create the keystore {self._path}: {exc.strerror}",
+                ) from None
         self._check_directory()
 
     def _check_directory(self) -> None:

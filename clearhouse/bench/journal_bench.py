@@ -31,6 +31,8 @@ from clearhouse.journal.sqlite_store import SqliteJournal
 from clearhouse.journal.store import JournalStore, PersistedHashStore
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_CONNECT_TIMEOUT_S = 3
+"""How long the benchmark waits for PostgreSQL before it skips that backend."""
 _tx_decoder = msgspec.msgpack.Decoder(Transaction)
 
 
@@ -120,7 +122,8 @@ def run_journal_bench(
             return SqliteJournal(Path(scratch) / f"append-{next(counter)}.db")
 
         result.update(_store_figures("sqlite", sqlite_store, entries))
-        if postgres_url:
+        unreachable = _postgres_unreachable(postgres_url) if postgres_url else "no URL given"
+        if postgres_url and unreachable is None:
             from clearhouse.journal.postgres_store import PostgresJournal
 
             schemas: list[str] = []
@@ -135,6 +138,7 @@ def run_journal_bench(
                 _drop_schemas(postgres_url, schemas)
         else:
             result.update({f"postgres_appends_per_s_batch{b}": None for b in (1, 100, 1000)})
+            result["postgres_skipped"] = unreachable
         workload = generate_workload(1, 7)
         result["replay_entries_per_s"] = round(
             _replay_per_s(entries, Engine(workload.genesis), Path(scratch) / "replay.db")
@@ -152,6 +156,29 @@ def run_journal_bench(
     result["durability"] = "sqlite WAL synchronous=FULL; postgres synchronous_commit on"
     result["cores"] = os.cpu_count()
     return result
+
+
+def _postgres_unreachable(url: str) -> str | None:
+    """Why PostgreSQL at `url` cannot be benchmarked (one line), or None if it answers.
+
+    A machine without PostgreSQL is an ordinary case: the backend is skipped with
+    this reason rather than the run failing after libpq's retries."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S).close()
+    except (psycopg.Error, OSError) as exc:
+        first = str(exc).strip().splitlines()
+        return f"cannot connect to {_without_password(url)}: {first[0] if first else type(exc).__name__}"
+    return None
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def _drop_schemas(url: str, schemas: list[str]) -> None:

@@ -7,7 +7,7 @@ a sequenced transaction; its only output is a list of events or a rejection.
 from clearhouse.core.catalogue import default_catalogue
 from clearhouse.core.codec import decode_transaction, decode_transaction_json, encode
 from clearhouse.core.config import EngineConfig, PortfolioParams
-from clearhouse.core.engine import GENESIS_HEAD, Engine
+from clearhouse.core.engine import Engine
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     AccountFunded,
@@ -121,7 +121,6 @@ from clearhouse.core.txs import (
 from clearhouse.core.views import AccountView, Depth, DepthLevel, MarkView, PositionView
 
 __all__ = [
-    "GENESIS_HEAD",
     "Accepted",
     "AccountFunded",
     "AccountOpened",

@@ -7,6 +7,7 @@ transactions in Python, and then the ranges.
 
 from __future__ import annotations
 
+from clearhouse.core.display import format_units
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.numbers import amount_max_units, price_max_units
 
@@ -23,19 +24,30 @@ def check_amount(amount: object) -> Rejection | None:
     return None
 
 
-def check_price(price: object, tick_size: int, field: str = "price") -> Rejection | None:
+def check_price(
+    price: object, tick_size: int, decimals: int, field: str = "price"
+) -> Rejection | None:
+    """A wire price; `decimals` are the settlement asset's, to quote prices in messages."""
     if type(price) is not int:
         return Rejection(
             ErrorCode.WRONG_TYPE, f"{field} must be an integer, got {type(price).__name__}"
         )
     if price <= 0:
-        return Rejection(ErrorCode.PRICE_NOT_POSITIVE, f"{field} must be positive, got {price}")
+        return Rejection(
+            ErrorCode.PRICE_NOT_POSITIVE,
+            f"{field} must be positive, got {format_units(price, decimals)}",
+        )
     if price > price_max_units:
-        return Rejection(ErrorCode.PRICE_TOO_LARGE, f"{field} {price} exceeds {price_max_units}")
+        return Rejection(
+            ErrorCode.PRICE_TOO_LARGE,
+            f"{field} {format_units(price, decimals)} exceeds the largest price "
+            f"{format_units(price_max_units, decimals)}",
+        )
     if price % tick_size:
         return Rejection(
             ErrorCode.PRICE_OFF_TICK,
-            f"{field} {price} is not a multiple of the tick size {tick_size}",
+            f"{field} {format_units(price, decimals)} is not a multiple of the tick size "
+            f"{format_units(tick_size, decimals)}",
         )
     return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from clearhouse.core.authority import KeyRecord
 from clearhouse.core.checks import check_amount, check_name
+from clearhouse.core.display import format_amount, settlement_decimals
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     AccountOpened,
@@ -48,7 +49,8 @@ def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int, signer: KeyR
             )
     elif account.cash + tx.amount > balance_max_units:
         return Rejection(
-            ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}"
+            ErrorCode.BALANCE_LIMIT_EXCEEDED,
+            f"balance would exceed {_money(state, balance_max_units)}",
         )
     events: list[Event] = []
     if account is None:
@@ -63,10 +65,25 @@ def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int, signer: KeyR
     return events
 
 
+def _money(state: State, units: int) -> str:
+    """An amount of collateral as people read it: in the asset, with separators, by the
+    decimals the listed instruments state for it (raw units before any is listed)."""
+    asset = state.config.settlement_asset
+    specs = (market.spec for market in state.markets.values())
+    decimals = settlement_decimals(specs, asset)
+    if decimals is None:
+        return f"{units:,} units of {asset}"
+    return format_amount(units, decimals, asset)
+
+
 def _check_debit(state: State, account: Account, amount: int) -> Rejection | None:
+    """Cash that leaves an account must leave its initial margin covered with its
+    unrealized gains left out (docs/ARCHITECTURE.md, Margin): a gain is not cash
+    until it is realized, and paying it out is how a later fall becomes bad debt."""
     if amount > account.cash:
         return Rejection(
-            ErrorCode.INSUFFICIENT_FUNDS, f"amount {amount} exceeds cash {account.cash}"
+            ErrorCode.INSUFFICIENT_FUNDS,
+            f"amount {_money(state, amount)} exceeds cash {_money(state, account.cash)}",
         )
     margin = state.margin_of(account)
     equity = margin.equity(account)
@@ -74,7 +91,16 @@ def _check_debit(state: State, account: Account, amount: int) -> Rejection | Non
     if equity - amount < required:
         return Rejection(
             ErrorCode.INSUFFICIENT_MARGIN,
-            f"equity {equity} less {amount} would fall below initial margin {required}",
+            f"equity {_money(state, equity)} less {_money(state, amount)} would fall below"
+            f" initial margin {_money(state, required)}",
+        )
+    gains = margin.unrealized_gains(account)
+    if equity - gains - amount < required:
+        return Rejection(
+            ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE,
+            f"equity {_money(state, equity)} less unrealized gains {_money(state, gains)}"
+            f" less {_money(state, amount)} would fall below initial margin"
+            f" {_money(state, required)}: gains are not cash until the position is closed",
         )
     return None
 
@@ -131,7 +157,9 @@ def cancel_withdrawal(
 
 
 def pay_withdrawal(state: State, request_id: int, events: list[Event]) -> None:
-    """Complete a pending large withdrawal (governance has approved it)."""
+    """Complete a pending large withdrawal (governance has approved it). The amount
+    left the account's balance when it was requested, through `_check_debit`
+    (unrealized gains left out); paying it takes nothing more from the account."""
     request = state.pending_withdrawals.pop(request_id)
     account = state.accounts[request.account]
     state.pending_total -= request.amount
@@ -157,7 +185,8 @@ def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int, signer: Ke
         return rejection
     if destination.cash + tx.amount > balance_max_units:
         return Rejection(
-            ErrorCode.BALANCE_LIMIT_EXCEEDED, f"balance would exceed {balance_max_units}"
+            ErrorCode.BALANCE_LIMIT_EXCEEDED,
+            f"balance would exceed {_money(state, balance_max_units)}",
         )
     state.credit(source, -tx.amount)
     state.credit(destination, tx.amount)

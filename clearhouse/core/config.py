@@ -1,8 +1,17 @@
-"""Engine limits: a bound on everything, unit last in the name."""
+"""Engine limits: a bound on everything, unit last in the name.
+
+`CONFIG_BOUNDS` gives every integer field its range (inclusive), checked when a
+genesis is loaded; docs/genesis.md prints the same table.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
+
+_SECOND_NS: Final = 10**9
+_DAY_NS: Final = 86_400 * _SECOND_NS
 
 
 class PortfolioParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -75,3 +84,54 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     invariant_sweep_interval_txs: int = 10_000
     """Run the full O(state) invariant sweep every this many transactions (0: never
     automatically). The O(1) invariants of each transaction always run."""
+
+
+CONFIG_BOUNDS: Final[dict[str, tuple[int, int]]] = {
+    # The O(1) limits: positive, and small enough that reaching one is a decision.
+    "accounts_max": (1, 100_000_000),
+    "orders_per_account_max": (1, 100_000),
+    "depth_levels_max": (1, 100_000),
+    "client_order_id_len_max": (1, 256),
+    "account_id_len_max": (1, 256),
+    "marks_per_update_max": (1, 4_096),
+    "sub_keys_per_account_max": (0, 1_024),  # 0: accounts have no sub-keys
+    "tx_lifetime_ns_max": (_SECOND_NS, 7 * _DAY_NS),
+    "large_withdrawal_units": (1, 10**17),  # at most numbers.balance_max_units
+    "pending_withdrawals_per_account_max": (0, 1_024),  # 0: no large withdrawal at all
+    "oracle_staleness_ns": (_SECOND_NS, _DAY_NS),
+    "oracle_sources_min": (1, 64),
+    "oracle_move_max_bps": (1, 10_000),
+    "circuit_breaker_bps": (0, 10_000),
+    "circuit_breaker_window_ns": (_SECOND_NS, _DAY_NS),
+    "basis_max_bps": (0, 5_000),
+    "vol_min_ppm": (1, 10_000_000),
+    "perp_premium_cap_bps": (0, 10_000),
+    "funding_interval_ns": (60 * _SECOND_NS, 7 * _DAY_NS),
+    "funding_cap_bps": (0, 10_000),
+    "settlement_window_ns": (_SECOND_NS, _DAY_NS),
+    "liquidation_fee_bps": (0, 1_000),
+    "rate_limit_window_ns": (1_000_000, _DAY_NS),
+    "rate_limit_messages": (0, 1_000_000_000),
+    "invariant_sweep_interval_txs": (0, 1_000_000_000),
+    "portfolio.price_scan_bps": (1, 9_999),
+    "portfolio.price_steps": (1, 16),
+    "portfolio.vol_shift_bps": (0, 9_999),
+    "portfolio.extreme_multiple": (1, 9_999),
+    "portfolio.extreme_fraction_bps": (0, 10_000),
+    "portfolio.short_option_min_bps": (0, 10_000),
+    "portfolio.per_lot_min_bps": (0, 10_000),
+    "portfolio.maintenance_bps": (1, 10_000),
+}
+"""Inclusive range of every integer field of `EngineConfig` (and of its `portfolio`)."""
+
+
+def config_problems(config: EngineConfig) -> list[str]:
+    """Each integer field outside its `CONFIG_BOUNDS` range, named by its path in the
+    genesis (`config.portfolio.price_steps`), in declaration order."""
+    problems: list[str] = []
+    for path, (low, high) in CONFIG_BOUNDS.items():
+        parent, _, name = path.rpartition(".")
+        value = getattr(config.portfolio if parent else config, name)
+        if not low <= value <= high:
+            problems.append(f"config.{path} must be {low}..{high}, got {value}")
+    return problems

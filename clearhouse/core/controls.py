@@ -13,6 +13,7 @@ any account's, and an owner cannot release what a risk officer engaged.
 from __future__ import annotations
 
 from clearhouse.core.authority import RISK_OFFICER, KeyRecord
+from clearhouse.core.display import format_amount, settlement_decimals
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
@@ -141,10 +142,20 @@ def set_margin_mode(
             portfolio.detach(account)
         return Rejection(
             ErrorCode.INSUFFICIENT_MARGIN,
-            f"equity {equity} is below the {mode.value} initial margin {required}",
+            f"equity {_collateral(state, equity)} is below the {mode.value} initial margin "
+            f"{_collateral(state, required)}",
         )
     if previous is MarginMode.PORTFOLIO:
         portfolio.detach(account)
     events: list[Event] = [MarginModeSet(account.id, mode)]
     state.review_margin_call(account, events)
     return events
+
+
+def _collateral(state: State, units: int) -> str:
+    asset = state.config.settlement_asset
+    specs = [market.spec for market in state.markets.values()]
+    decimals = settlement_decimals(specs, asset)
+    if decimals is None:  # no instrument states the asset's decimals: its smallest units
+        return f"{units:,} minor units of {asset}"
+    return format_amount(units, decimals, asset)

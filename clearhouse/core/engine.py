@@ -4,9 +4,13 @@
 or `Rejected` (a code and a message, the state exactly as before). Each outcome,
 rejections included, is hashed into the output chain:
 
+    head(0) = genesis_digest(genesis)
     head(n) = SHA-256(head(n-1) || msgpack(outcome(n)))
 
-so two processes fed the same log agree on every head, and `digest()` gives the
+so two processes fed the same log agree on every head, and every head binds the
+rules the log ran under: a journal entry holds its head, so every Merkle leaf and
+every signed checkpoint of the log commits to the genesis, and a genesis edited in
+the journal no longer leads to the recorded heads. `digest()` gives the
 SHA-256 of the canonical state at any point. A broken invariant is a bug: the
 engine raises `EngineFault` and refuses everything after it.
 """
@@ -88,8 +92,6 @@ from clearhouse.core.views import (
     mark_view,
 )
 
-GENESIS_HEAD = bytes(32)
-
 Handler = Callable[[State, Any, int, int, KeyRecord], list[Event] | Rejection]
 
 
@@ -140,7 +142,7 @@ class Engine:
         self._handlers = _handlers()
         self._seq = 0
         self._timestamp_ns = 0
-        self._chain_head = GENESIS_HEAD
+        self._chain_head = self._state.authority.genesis_digest
         self._since_sweep = 0
         self._fault: str | None = None
         self._encode = msgspec.msgpack.Encoder().encode

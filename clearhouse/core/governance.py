@@ -29,7 +29,13 @@ from clearhouse.core.events import (
     RoleRevoked,
 )
 from clearhouse.core.genesis import OWNER_LEN_MAX, is_valid_name
-from clearhouse.core.instruments import Instrument, InstrumentSpecError, validate_spec
+from clearhouse.core.instruments import (
+    Instrument,
+    InstrumentSpecError,
+    instrument_name_problem,
+    validate_spec,
+)
+from clearhouse.core.public_keys import weak_key_problem
 from clearhouse.core.roles import ROLE_BITS, Role, incompatible_pair
 from clearhouse.core.state import State
 from clearhouse.core.txs import (
@@ -160,6 +166,8 @@ def _check_action(state: State, action: Action, seq: int) -> Rejection | None:
 
 def _check_listing(state: State, action: ListInstrument) -> Rejection | None:
     spec = action.instrument
+    if (problem := instrument_name_problem(spec)) is not None:
+        return Rejection(ErrorCode.INSTRUMENT_NAME_INVALID, problem)
     if spec.id in state.markets:
         return Rejection(ErrorCode.INSTRUMENT_EXISTS, f"{spec.id} is already listed")
     if spec.settlement_asset != state.config.settlement_asset:
@@ -197,6 +205,8 @@ def _check_grant(state: State, action: GrantRole) -> Rejection | None:
     authority = state.authority
     if len(action.public_key) != 32:
         return Rejection(ErrorCode.INVALID_KEY, "a public key is 32 bytes of Ed25519")
+    if (problem := weak_key_problem(action.public_key)) is not None:
+        return Rejection(ErrorCode.WEAK_PUBLIC_KEY, problem)
     if not is_valid_name(action.owner, OWNER_LEN_MAX):
         return Rejection(ErrorCode.INVALID_ACTION, f"owner {action.owner!r} is not a valid name")
     key = authority.keys.get(action.public_key)
@@ -244,6 +254,8 @@ def _check_rotate(state: State, action: RotateKey) -> Rejection | None:
         return Rejection(ErrorCode.KEY_REVOKED, "the key is already void")
     if len(action.new_public_key) != 32:
         return Rejection(ErrorCode.INVALID_KEY, "a public key is 32 bytes of Ed25519")
+    if (problem := weak_key_problem(action.new_public_key)) is not None:
+        return Rejection(ErrorCode.WEAK_PUBLIC_KEY, problem)
     if action.new_public_key in authority.keys:
         return Rejection(ErrorCode.KEY_EXISTS, "the new key is already registered")
     return None

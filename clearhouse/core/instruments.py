@@ -21,7 +21,12 @@ from typing import Final
 
 import msgspec
 
-from clearhouse.core.numbers import position_max_lots, price_max_units, size_max_lots
+from clearhouse.core.numbers import (
+    INT64_MAX,
+    position_max_lots,
+    price_max_units,
+    size_max_lots,
+)
 
 
 class Kind(Enum):
@@ -92,18 +97,49 @@ def tick_value_of(spec: Instrument) -> int:
 
 
 ID_MAX_LEN: Final = 48
+"""Longest instrument id, index or asset name."""
+
+_SYMBOL_FIRST: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_SYMBOL_CHARS: Final = _SYMBOL_FIRST + "-_."
+
+
+def is_valid_symbol(value: str) -> bool:
+    """The one charset of instrument ids, index names and asset names: 1 to 48 of
+    A-Z, 0-9, '-', '_' and '.', starting with a letter or a digit. Upper case only, so
+    two names never differ by case alone, and nothing a terminal or a log shows
+    ambiguously (spaces, zero-width or look-alike characters)."""
+    return (
+        0 < len(value) <= ID_MAX_LEN
+        and value[0] in _SYMBOL_FIRST
+        and all(char in _SYMBOL_CHARS for char in value)
+    )
+
+
+def instrument_name_problem(spec: Instrument) -> str | None:
+    """Why the spec's id or index is not a valid symbol, or None."""
+    for field, value in (("id", spec.id), ("index", spec.index)):
+        if not is_valid_symbol(value):
+            return (
+                f"instrument {field} {value!r} must be 1 to {ID_MAX_LEN} of A-Z, 0-9, "
+                "'-', '_', '.', starting with a letter or digit"
+            )
+    return None
 
 
 def validate_spec(spec: Instrument) -> Instrument:
-    """Return `spec` if it can be listed, else raise InstrumentSpecError naming the field."""
-    _require(0 < len(spec.id) <= ID_MAX_LEN and spec.id.isascii(), spec, "id")
-    _require(spec.index != "" and spec.settlement_asset != "", spec, "index")
+    """Return `spec` if it can be listed, else raise InstrumentSpecError naming the field.
+
+    Every integer field has a range here, so a spec never carries a value the engine
+    cannot encode (msgpack integers are 64-bit) or that makes no sense."""
+    if (problem := instrument_name_problem(spec)) is not None:
+        raise InstrumentSpecError(problem)
+    _require(is_valid_symbol(spec.settlement_asset), spec, "settlement_asset")
     _require(0 <= spec.settlement_decimals <= 18, spec, "settlement_decimals")
     _require(0 <= spec.underlying_decimals <= 18, spec, "underlying_decimals")
     _require(0 < spec.tick_size <= price_max_units, spec, "tick_size")
-    _require(spec.contract_size > 0, spec, "contract_size")
-    _require(spec.lot_size > 0, spec, "lot_size")
-    _require(tick_value_of(spec) > 0, spec, "tick_value")
+    _require(0 < spec.contract_size <= INT64_MAX, spec, "contract_size")
+    _require(0 < spec.lot_size <= size_max_lots, spec, "lot_size")
+    _require(0 < tick_value_of(spec) <= price_max_units, spec, "tick_value")
     _require(-spec.taker_fee_bps <= spec.maker_fee_bps <= 1_000, spec, "maker_fee_bps")
     _require(0 <= spec.taker_fee_bps <= 1_000, spec, "taker_fee_bps")
     _require(
@@ -132,7 +168,7 @@ def validate_spec(spec: Instrument) -> Instrument:
     if spec.kind is Kind.PERPETUAL:
         _require(spec.expiry_ns == 0 and spec.option_type is None, spec, "expiry_ns")
     else:
-        _require(spec.expiry_ns > 0, spec, "expiry_ns")
+        _require(0 < spec.expiry_ns <= INT64_MAX, spec, "expiry_ns")
     if spec.kind is Kind.OPTION:
         _require(spec.option_type is not None, spec, "option_type")
         _require(0 < spec.strike <= price_max_units, spec, "strike")

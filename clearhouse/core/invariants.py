@@ -219,10 +219,10 @@ def _check_accounts(state: State) -> None:
         if abs(account.cash) > INT64_MAX:
             raise InvariantViolation(f"{account.id}: balance overflows 64 bits")
         _check_bad_debt(state, account)
-        if state.is_insurance(account):
-            continue  # the venue's own book: never in a margin call, see _check_bad_debt
-        margin = state.margin_of(account)
-        below = margin.equity(account) < margin.maintenance_requirement(account)
+        # The insurance fund included, at a maintenance of zero: its equity is never
+        # negative without its margin call open (and a keeper's Liquidate to end it).
+        equity, maintenance = state.margin_call_levels(account)
+        below = equity < maintenance
         if below != account.in_margin_call:
             raise InvariantViolation(
                 f"{account.id}: below maintenance is {below} but margin call flag is {account.in_margin_call}"
@@ -231,9 +231,11 @@ def _check_accounts(state: State) -> None:
 
 def _check_bad_debt(state: State, account: Account) -> None:
     """Bad debt is never hidden: an account without positions and with negative cash
-    is bankrupt, and stays in a margin call until a Liquidate covers its deficit
-    (the insurance fund, which is never margin-called, is never in that state).
-    Liquidate itself never leaves the account it closed out in that state."""
+    is bankrupt, and stays in a margin call until a Liquidate covers its deficit.
+    The insurance fund's cash is never negative at all (what it owes beyond it is
+    socialized at once); a loss on its positions beyond its cash is its margin call,
+    checked with everyone's. Liquidate never leaves the account it closed out in
+    either state."""
     if state.is_insurance(account):
         if account.cash < 0:
             raise InvariantViolation(

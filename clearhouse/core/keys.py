@@ -12,6 +12,7 @@ from clearhouse.core.authority import KeyRecord
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event, SubKeyAdded, SubKeyRevoked, SubKeyRotated
 from clearhouse.core.numbers import INT64_MAX, size_max_lots
+from clearhouse.core.public_keys import weak_key_problem
 from clearhouse.core.state import State
 from clearhouse.core.txs import AddSubKey, RevokeSubKey, RotateSubKey
 
@@ -21,6 +22,8 @@ Result = list[Event] | Rejection
 def _check_new_key(state: State, public_key: bytes) -> Rejection | None:
     if len(public_key) != 32:
         return Rejection(ErrorCode.INVALID_KEY, "a public key is 32 bytes of Ed25519")
+    if (problem := weak_key_problem(public_key)) is not None:
+        return Rejection(ErrorCode.WEAK_PUBLIC_KEY, problem)
     if public_key in state.authority.keys:
         return Rejection(ErrorCode.KEY_EXISTS, "the key is already registered")
     return None

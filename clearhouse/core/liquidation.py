@@ -1,10 +1,10 @@
 """Handler of Liquidate: close out an account whose equity is below maintenance margin.
 
-A keeper signs `Liquidate(account)`. The checks are the account's existence, that it
-is not the insurance fund, and that its equity is below its maintenance requirement
-(its margin model's, `State.margin_of`; the margin call flag must say the same, or
-the state is broken and the engine stops). Nothing rejects after that: the rest is
-commit, and every step is an event.
+A keeper signs `Liquidate(account)`. The checks are the account's existence and
+that its equity is below its maintenance requirement (`State.margin_call_levels`:
+its margin model's; for the insurance fund, zero, see below; the margin call flag
+must say the same, or the state is broken and the engine stops). Nothing rejects
+after that: the rest is commit, and every step is an event.
 
 1. `LiquidationStarted(account, equity, maintenance)`; every open order of the
    account is cancelled (reason `liquidation`).
@@ -33,7 +33,9 @@ commit, and every step is an event.
      taken at or better than the mark costs nothing and the fund takes them all.
      A long option's premium is paid in cash at the bankruptcy price, so of those
      it takes no more than its cash pays for. It never goes beyond the
-     instrument's position limit.
+     instrument's position limit. A fund whose equity is negative takes nothing
+     over; nor does the fund from itself (the stage is skipped when the fund is
+     the account liquidated).
    - **auto-deleveraging**: the rest closes against the holders on the other side,
      best ranked first, each for at most its own size (`PositionDeleveraged`, with
      the counterparty's size signed as it held it and its rank from 1). Ranked
@@ -61,8 +63,24 @@ commit, and every step is an event.
 4. If the insurance fund's cash is below zero (a deleveraged close of one of its
    positions), that shortfall is socialized the same way (`cover_fund_shortfall`,
    also run after funding and settlement): the fund's cash never stays negative.
+   The fund's margin call is reviewed there too.
 5. The account's margin call is reviewed and `LiquidationEnded(account, equity,
    maintenance)` closes the list.
+
+The insurance fund's own shortfall. The positions the fund took over need no
+margin, but their losses must stay within what it holds: its maintenance is zero,
+so it enters a margin call (`MarginCallStarted(fund, equity, 0)`) as soon as its
+equity (cash plus its positions at the mark) is negative, and the keeper
+liquidates it like any account, until its equity is back at zero or above:
+LiquidationStarted, its orders cancelled, its positions closed worst risk first at
+their bankruptcy price (which, with negative equity, lies beyond the mark: the
+loss stops at what the fund holds) through the book with no liquidation fee, then
+by auto-deleveraging against the opposite holders, those in profit first, who give
+up at most their unrealized profit on the lots; what that leaves below zero in its
+cash is socialized (step 4). While in the call, the fund may only reduce risk:
+reduce-only orders, no takeover. So its equity is never silently negative: either
+it is at least zero, or its margin call is open and evented, and the invariant
+sweep checks which.
 
 Bankruptcy price, computed once per position for all its stages: the price at
 which closing the whole position of q lots would leave the account's equity E
@@ -122,13 +140,7 @@ def liquidate(
     account = state.accounts.get(tx.account)
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
-    if state.is_insurance(account):
-        return Rejection(
-            ErrorCode.NOT_LIQUIDATABLE, f"{account.id} is the insurance fund: never liquidated"
-        )
-    margin = state.margin_of(account)
-    equity = margin.equity(account)
-    maintenance = margin.maintenance_requirement(account)
+    equity, maintenance = state.margin_call_levels(account)
     below = equity < maintenance
     if below != account.in_margin_call:
         raise InvariantViolation(
@@ -144,22 +156,22 @@ def liquidate(
     events: list[Event] = [LiquidationStarted(account.id, equity, maintenance)]
     cancel_orders(state, account, None, CancelReason.LIQUIDATION, events)
     for instrument in riskiest_first(state, account):
-        if margin.equity(account) >= margin.maintenance_requirement(account):
+        equity, maintenance = state.margin_call_levels(account)
+        if equity >= maintenance:
             break
         _close_position(state, account, account.positions[instrument], seq, timestamp_ns, events)
     if account.cash < 0 and not account.positions:
         cover_deficit(state, account, events)
     cover_fund_shortfall(state, events)
     state.review_margin_call(account, events)
-    events.append(
-        LiquidationEnded(
-            account.id, margin.equity(account), margin.maintenance_requirement(account)
-        )
-    )
+    equity, maintenance = state.margin_call_levels(account)
+    events.append(LiquidationEnded(account.id, equity, maintenance))
     if account.cash < 0 and not account.positions:
         raise InvariantViolation(
             f"{account.id}: left flat with bad debt {-account.cash} that nobody could cover"
         )
+    if state.is_insurance(account) and equity < 0:
+        raise InvariantViolation(f"{account.id}: shortfall {-equity} left unresolved")
     return events
 
 
@@ -206,7 +218,7 @@ def _close_position(
     if not (market.halted or market.settled or expired):
         touched = _book_stage(state, account, position, bankruptcy, seq, timestamp_ns, events)
         _end_stage(state, market, touched, events)
-    if position.qty:
+    if position.qty and not state.is_insurance(account):
         touched = _fund_stage(state, account, position, bankruptcy, events)
         _end_stage(state, market, touched, events)
     if position.qty:
@@ -234,7 +246,8 @@ def _book_stage(
     if plan.filled == 0:
         return [account]
     tick_value = market.tick_value
-    fee_bps = state.config.liquidation_fee_bps
+    # The fund closing its own positions owes the fee to itself: it pays none.
+    fee_bps = 0 if state.is_insurance(account) else state.config.liquidation_fee_bps
     fee = 0
     for order, quantity, kind in plan.steps:
         if kind == FILL:
@@ -284,8 +297,10 @@ def _fund_stage(
     held = 0
     if fund is not None and spec.id in fund.positions:
         held = fund.positions[spec.id].qty
+    allowance = 0 if fund is None else state.margin.equity(fund)
+    if allowance < 0:
+        return [account]  # a fund in shortfall takes nothing more over, not even at a gain
     if loss_per_lot > 0:
-        allowance = 0 if fund is None else max(0, state.margin.equity(fund))
         lots = min(lots, allowance // loss_per_lot)
     if not market.is_linear and qty > 0:
         # Taking over a long option pays its premium in cash at the bankruptcy price:
@@ -389,10 +404,15 @@ def deleverage_price(bankruptcy: int, held: Position, mark: int) -> int:
 def cover_fund_shortfall(state: State, events: list[Event]) -> None:
     """The insurance fund's cash never stays below zero: what it owes beyond its cash
     (funding or settlement of positions it took over, a deleveraged close) is a loss
-    the exhausted fund cannot bear, socialized at once like any other deficit."""
+    the exhausted fund cannot bear, socialized at once like any other deficit. Then
+    its margin call is reviewed, since its equity moved outside any trade: here, and
+    in the caller (a liquidation fee, a funding remainder, a settlement)."""
     fund = state.insurance_if_open()
-    if fund is not None and fund.cash < 0:
+    if fund is None:
+        return
+    if fund.cash < 0:
         cover_deficit(state, fund, events)
+    state.review_margin_call(fund, events)
 
 
 def cover_deficit(state: State, account: Account, events: list[Event]) -> None:

@@ -14,6 +14,14 @@ plus the loss of every order that would fill on the wrong side of the mark (buys
 above it, sells below it; only one side can have such orders, because an account's
 own bids rest below its own offers). Requirements round up.
 
+Unrealized gains keep a position open but never pay cash out: a Withdraw or
+Transfer must leave the initial requirement covered by equity less the account's
+unrealized gains (`MarginModel.unrealized_gains`). They are counted per position,
+so a gain on one never offsets a loss on another: every loss still counts in full,
+no gain counts at all. A position's unrealized P&L is its value at the mark less
+what it cost: (mark x qty - cost basis) x tick value, options included (a short
+option's premium came in as cash, so a fall in its mark is a gain like any other).
+
 `MarginModel` is the interface the engine calls; portfolio margin plugs in behind
 it.
 """
@@ -34,6 +42,14 @@ class MarginModel(Protocol):
     def maintenance_requirement(self, account: Account) -> int: ...
 
     def position_requirement(self, position: Position) -> int: ...
+
+    def unrealized_gains(self, account: Account) -> int: ...
+
+
+def position_gain(position: Position) -> int:
+    """The position's unrealized P&L at the mark if it is a gain, else 0."""
+    market = position.market
+    return max(0, (market.mark * position.qty - position.cost) * market.tick_value)
 
 
 def position_value(position: Position) -> int:
@@ -68,6 +84,17 @@ class StandardMargin:
         total = 0
         for position in account.positions.values():
             total += self.position_requirement(position)
+        return total
+
+    def unrealized_gains(self, account: Account) -> int:
+        """The gains of every position but long options: a long option's whole
+        value at the mark is in its requirement, so none of it (gain or premium)
+        pays for anything here already."""
+        total = 0
+        for position in account.positions.values():
+            if position.qty > 0 and not position.market.is_linear:
+                continue
+            total += position_gain(position)
         return total
 
     def maintenance_requirement(self, account: Account) -> int:

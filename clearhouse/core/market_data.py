@@ -24,6 +24,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clearhouse.core.authority import KeyRecord
+from clearhouse.core.display import format_units
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CircuitBreakerTripped,
@@ -83,10 +84,19 @@ def oracle_update(
         return Rejection(
             ErrorCode.WRONG_TYPE, f"price must be an integer, got {type(price).__name__}"
         )
+    # Index prices are in the settlement units of the index's instruments.
+    decimals = markets_on_index[0].spec.settlement_decimals if markets_on_index else 0
     if price <= 0:
-        return Rejection(ErrorCode.PRICE_NOT_POSITIVE, f"price must be positive, got {price}")
+        return Rejection(
+            ErrorCode.PRICE_NOT_POSITIVE,
+            f"price must be positive, got {format_units(price, decimals)}",
+        )
     if price > price_max_units:
-        return Rejection(ErrorCode.PRICE_TOO_LARGE, f"price {price} exceeds {price_max_units}")
+        return Rejection(
+            ErrorCode.PRICE_TOO_LARGE,
+            f"price {format_units(price, decimals)} exceeds the largest price "
+            f"{format_units(price_max_units, decimals)}",
+        )
     observed_ns = tx.observed_ns
     if type(observed_ns) is not int:
         return Rejection(ErrorCode.WRONG_TYPE, "observed_ns must be an integer")
@@ -151,13 +161,15 @@ def _check_expiries(
                 f"atm vol must be 0..{VOL_MAX_PPM} ppm and |skew| at most {VOL_MAX_PPM}",
             )
         basis_max = state.config.basis_max_bps
+        decimals = markets[0].spec.settlement_decimals if markets else 0
         if (
             abs(quote.basis) * 10_000 > tx.price * basis_max
             or tx.price + quote.basis > price_max_units
         ):
             return Rejection(
                 ErrorCode.BASIS_INVALID,
-                f"basis {quote.basis} is more than {basis_max} bps of the index {tx.price}",
+                f"basis {format_units(quote.basis, decimals)} is more than {basis_max} bps "
+                f"of the index {format_units(tx.price, decimals)}",
             )
         quotes[quote.expiry_ns] = quote
     return quotes

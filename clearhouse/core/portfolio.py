@@ -24,7 +24,12 @@ From it:
   margin (open orders left out, as in standard margin), rounded up;
 - equity is the same as under standard margin: cash plus every position at its mark
   (an option's mark value is in equity, and its P&L under a scenario is measured
-  from it, so a long option needs nothing more).
+  from it, so a long option needs nothing more);
+- a withdrawal counts equity less the unrealized gain of every position, long
+  options included (their mark value lends margin here), and the requirement is
+  never below the floors: a scenario's gain lowers no requirement below them
+  (the worst loss counts from zero), so neither a position's gain at the mark nor
+  a gain under a scenario pays cash out.
 
 Open orders are margined for their worst case, soundly. Per instrument with open
 orders and per scenario, the worst of none filled, all buys filled and all sells
@@ -55,7 +60,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from clearhouse.core.ledger import Account, Position
-from clearhouse.core.margin import account_equity
+from clearhouse.core.margin import account_equity, position_gain
 from clearhouse.core.market import Market
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.risk_arrays import OptionValues, risk_array, scenarios
@@ -113,6 +118,12 @@ class PortfolioMargin:
         in standard margin: they bind at entry (initial), and cancelling one must never
         be what starts or ends a margin call."""
         return -(-self._positions_initial(account) * self.maintenance_bps // 10_000)
+
+    def unrealized_gains(self, account: Account) -> int:
+        total = 0
+        for position in account.positions.values():
+            total += position_gain(position)
+        return total
 
     def position_requirement(self, position: Position) -> int:
         """The initial margin of `position` (and its open orders) held alone."""

@@ -138,15 +138,21 @@ class State:
         if position.is_empty():
             account.positions.pop(position.market.spec.id, None)
 
-    def review_margin_call(self, account: Account, events: list[Event]) -> None:
-        """Start or end the account's margin call so that equity < maintenance iff flagged.
+    def margin_call_levels(self, account: Account) -> tuple[int, int]:
+        """(equity, maintenance): the account is in a margin call while equity is below.
 
-        The insurance fund is the venue's own book: it is never in a margin call."""
+        The insurance fund's positions need no margin, but their losses must stay
+        within what it holds: its maintenance is zero, so it is in a margin call
+        exactly while its equity (cash plus its positions at the mark) is negative,
+        until a keeper's Liquidate resolves the shortfall (clearhouse/core/liquidation.py)."""
         if self.is_insurance(account):
-            return
+            return self.margin.equity(account), 0
         margin = self.margin_of(account)
-        maintenance = margin.maintenance_requirement(account)
-        equity = margin.equity(account)
+        return margin.equity(account), margin.maintenance_requirement(account)
+
+    def review_margin_call(self, account: Account, events: list[Event]) -> None:
+        """Start or end the account's margin call so that equity < maintenance iff flagged."""
+        equity, maintenance = self.margin_call_levels(account)
         below = equity < maintenance
         if below and not account.in_margin_call:
             account.in_margin_call = True

@@ -18,6 +18,7 @@ from typing import Final
 from clearhouse.core.authority import KeyRecord
 from clearhouse.core.book import Order
 from clearhouse.core.checks import check_name, check_price, check_size
+from clearhouse.core.display import format_collateral, format_price
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
@@ -142,7 +143,7 @@ def place_order(
         return Rejection(ErrorCode.WRONG_TYPE, "order_type must be limit or market")
     elif tx.price is None:
         return Rejection(ErrorCode.PRICE_REQUIRED, "a limit order needs a price")
-    elif (rejection := check_price(tx.price, spec.tick_size)) is not None:
+    elif (rejection := check_price(tx.price, spec.tick_size, spec.settlement_decimals)) is not None:
         return rejection
     if (rejection := _check_options(tx, is_market)) is not None:
         return rejection
@@ -290,7 +291,8 @@ def check_band(state: State, market: Market, limit: int) -> Rejection | None:
         low = max(1, mark - allowed) * spec.tick_size
         return Rejection(
             ErrorCode.PRICE_OUTSIDE_BAND,
-            f"price {limit * spec.tick_size} is outside the band {low}..{(mark + allowed) * spec.tick_size}",
+            f"price {format_price(limit * spec.tick_size, spec)} is outside the band "
+            f"{format_price(low, spec)}..{format_price((mark + allowed) * spec.tick_size, spec)}",
         )
     return None
 
@@ -367,7 +369,8 @@ def _check_margin(
     if equity - fee < required:
         return Rejection(
             ErrorCode.INSUFFICIENT_MARGIN,
-            f"equity {equity} less worst-case fee {fee} is below initial margin {required} after this order",
+            f"equity {format_collateral(equity, spec)} less worst-case fee {format_collateral(fee, spec)} is below "
+            f"initial margin {format_collateral(required, spec)} after this order",
         )
     return None
 
@@ -649,7 +652,11 @@ def amend_order(
         and (rejection := check_size(tx.size, spec.order_size_max_lots)) is not None
     ):
         return rejection
-    if tx.price is not None and (rejection := check_price(tx.price, spec.tick_size)) is not None:
+    if (
+        tx.price is not None
+        and (rejection := check_price(tx.price, spec.tick_size, spec.settlement_decimals))
+        is not None
+    ):
         return rejection
     if market.halt_reason is not None:
         return Rejection(ErrorCode.MARKET_HALTED, f"{spec.id} is halted")

@@ -25,18 +25,33 @@ sequence number and the sequencer's timestamp, the only time the core ever sees.
 
 Prices on the wire are settlement units (USDC micro-dollars) per whole unit of
 underlying and must lie on the instrument's tick grid; sizes are lots. Decoding
-checks types only; ranges and the grid are the engine's checks, so each out-of-range
-field gets its own error code.
+checks types and the size bounds below (string and bytes lengths; integers within
+what msgpack carries, in clearhouse.core.codec); ranges and the grid are the engine's
+checks, so each out-of-range field gets its own error code.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated, Final
 
 import msgspec
 
 from clearhouse.core.instruments import Instrument
 from clearhouse.core.roles import Role
+
+STRING_LEN_MAX: Final = 256
+KEY_BYTES_MAX: Final = 32
+SIGNATURE_BYTES_MAX: Final = 64
+
+# Bounds the decoder enforces on what comes from outside (VALUE_OUT_OF_RANGE). They
+# only cap size: what a name or a key must be is the engine's check, with its own code.
+Text = Annotated[str, msgspec.Meta(max_length=STRING_LEN_MAX)]
+"""An account, asset, instrument or index name, a client order id, an owner."""
+KeyBytes = Annotated[bytes, msgspec.Meta(max_length=KEY_BYTES_MAX)]
+"""An Ed25519 public key."""
+SignatureBytes = Annotated[bytes, msgspec.Meta(max_length=SIGNATURE_BYTES_MAX)]
+"""An Ed25519 signature."""
 
 
 class Side(Enum):
@@ -75,21 +90,21 @@ class _Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_fiel
 class Deposit(_Payload, frozen=True, tag="deposit"):
     """Credit collateral to an account, opening the account on its first deposit."""
 
-    account: str
-    asset: str
+    account: Text
+    asset: Text
     amount: int
 
 
 class Withdraw(_Payload, frozen=True, tag="withdraw"):
-    account: str
-    asset: str
+    account: Text
+    asset: Text
     amount: int
 
 
 class Transfer(_Payload, frozen=True, tag="transfer"):
-    source: str
-    destination: str
-    asset: str
+    source: Text
+    destination: Text
+    asset: Text
     amount: int
 
 
@@ -97,8 +112,8 @@ class Transfer(_Payload, frozen=True, tag="transfer"):
 
 
 class PlaceOrder(_Payload, frozen=True, tag="place_order"):
-    account: str
-    instrument: str
+    account: Text
+    instrument: Text
     side: Side
     size: int
     price: int | None = None
@@ -106,30 +121,30 @@ class PlaceOrder(_Payload, frozen=True, tag="place_order"):
     time_in_force: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     reduce_only: bool = False
-    client_order_id: str = ""
+    client_order_id: Text = ""
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
 
 
 class CancelOrder(_Payload, frozen=True, tag="cancel_order"):
     """Cancel one open order, named by engine order id or by client order id."""
 
-    account: str
+    account: Text
     order_id: int = 0
-    client_order_id: str = ""
+    client_order_id: Text = ""
 
 
 class CancelWithdrawal(_Payload, frozen=True, tag="cancel_withdrawal"):
     """Withdraw a pending large-withdrawal request; its amount returns to the balance."""
 
-    account: str
+    account: Text
     request_id: int
 
 
 class CancelAll(_Payload, frozen=True, tag="cancel_all"):
     """Cancel every open order of an account, or only those in one instrument."""
 
-    account: str
-    instrument: str = ""
+    account: Text
+    instrument: Text = ""
 
 
 class AmendOrder(_Payload, frozen=True, tag="amend_order"):
@@ -139,7 +154,7 @@ class AmendOrder(_Payload, frozen=True, tag="amend_order"):
     size decrease keeps its place.
     """
 
-    account: str
+    account: Text
     order_id: int
     price: int | None = None
     size: int | None = None
@@ -171,7 +186,7 @@ class OracleUpdate(_Payload, frozen=True, tag="oracle_update"):
     to the median of the fresh sources, within the per-update move bound.
     """
 
-    index: str
+    index: Text
     price: int
     observed_ns: int
     expiries: tuple[ExpiryQuote, ...] = ()
@@ -183,13 +198,13 @@ class OracleUpdate(_Payload, frozen=True, tag="oracle_update"):
 class HaltMarket(_Payload, frozen=True, tag="halt_market"):
     """Stop trading in one instrument, or in every instrument on an index."""
 
-    instrument: str = ""
-    index: str = ""
+    instrument: Text = ""
+    index: Text = ""
 
 
 class ResumeMarket(_Payload, frozen=True, tag="resume_market"):
-    instrument: str = ""
-    index: str = ""
+    instrument: Text = ""
+    index: Text = ""
 
 
 class KillSwitch(_Payload, frozen=True, tag="kill_switch"):
@@ -197,7 +212,7 @@ class KillSwitch(_Payload, frozen=True, tag="kill_switch"):
     switch. Its owner engages and releases its own; a risk officer may do both for any
     account, and the owner cannot release what a risk officer engaged."""
 
-    account: str
+    account: Text
     engaged: bool = True
 
 
@@ -210,7 +225,7 @@ class SetMarginMode(_Payload, frozen=True, tag="set_margin_mode"):
     """Choose standard or portfolio margin; refused if the account would not meet
     initial margin under the new mode."""
 
-    account: str
+    account: Text
     mode: MarginMode
 
 
@@ -220,16 +235,16 @@ class SetMMP(_Payload, frozen=True, tag="set_mmp"):
     (millionths of a whole unit of the underlying), within `window_ns`, its orders there
     are cancelled and new ones refused until ResetMMP."""
 
-    account: str
-    index: str
+    account: Text
+    index: Text
     window_ns: int
     quantity_max: int
     delta_max: int
 
 
 class ResetMMP(_Payload, frozen=True, tag="reset_mmp"):
-    account: str
-    index: str
+    account: Text
+    index: Text
 
 
 # -- lifecycle -------------------------------------------------------------------
@@ -238,19 +253,19 @@ class ResetMMP(_Payload, frozen=True, tag="reset_mmp"):
 class Liquidate(_Payload, frozen=True, tag="liquidate"):
     """Take over an account below maintenance margin (see clearhouse.core.liquidation)."""
 
-    account: str
+    account: Text
 
 
 class SettleExpiry(_Payload, frozen=True, tag="settle_expiry"):
     """Settle every position of an expired future or option at the settlement price."""
 
-    instrument: str
+    instrument: Text
 
 
 class FundingTick(_Payload, frozen=True, tag="funding_tick"):
     """Pay a perpetual's funding for the interval just ended."""
 
-    instrument: str
+    instrument: Text
 
 
 # -- keys ----------------------------------------------------------------------
@@ -266,8 +281,8 @@ class SubKeyScope(Enum):
 class AddSubKey(_Payload, frozen=True, tag="add_sub_key"):
     """Give an account a scoped API key, optionally with a per-order size limit (lots)."""
 
-    account: str
-    public_key: bytes
+    account: Text
+    public_key: KeyBytes
     scope: SubKeyScope
     order_size_max: int = 0
 
@@ -275,17 +290,17 @@ class AddSubKey(_Payload, frozen=True, tag="add_sub_key"):
 class RevokeSubKey(_Payload, frozen=True, tag="revoke_sub_key"):
     """Void a sub-key for every transaction sequenced at or after `void_from_seq`."""
 
-    account: str
-    public_key: bytes
+    account: Text
+    public_key: KeyBytes
     void_from_seq: int
 
 
 class RotateSubKey(_Payload, frozen=True, tag="rotate_sub_key"):
     """Replace a sub-key: the new key takes its scope now, the old is void from a point."""
 
-    account: str
-    public_key: bytes
-    new_public_key: bytes
+    account: Text
+    public_key: KeyBytes
+    new_public_key: KeyBytes
     void_from_seq: int
 
 
@@ -303,7 +318,7 @@ class ListInstrument(_Action, frozen=True, tag="list_instrument"):
 class SetRiskParams(_Action, frozen=True, tag="set_risk_params"):
     """Change an instrument's margin rates and size limits; unset fields stay as they are."""
 
-    instrument: str
+    instrument: Text
     initial_margin_bps: int | None = None
     maintenance_margin_bps: int | None = None
     short_option_margin_bps: int | None = None
@@ -316,21 +331,21 @@ class SetRiskParams(_Action, frozen=True, tag="set_risk_params"):
 class GrantRole(_Action, frozen=True, tag="grant_role"):
     """Grant a role to a key (registering the key for `owner` if it is new)."""
 
-    public_key: bytes
-    owner: str
+    public_key: KeyBytes
+    owner: Text
     role: Role
 
 
 class RevokeRole(_Action, frozen=True, tag="revoke_role"):
-    public_key: bytes
+    public_key: KeyBytes
     role: Role
 
 
 class RotateKey(_Action, frozen=True, tag="rotate_key"):
     """Move every role of a key (a governor's, say) to a new key; the old one is void."""
 
-    public_key: bytes
-    new_public_key: bytes
+    public_key: KeyBytes
+    new_public_key: KeyBytes
 
 
 class ApproveWithdrawal(_Action, frozen=True, tag="approve_withdrawal"):
@@ -425,10 +440,10 @@ class Transaction(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     payload: Payload
-    signer: bytes = b""
+    signer: KeyBytes = b""
     nonce: int = 0
     expires_at_ns: int = 0
-    signature: bytes = b""
+    signature: SignatureBytes = b""
 
 
 class Sequenced(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -32,6 +32,8 @@ class AccountView(msgspec.Struct, frozen=True):
     initial_margin: int
     maintenance_margin: int
     available: int
+    """The most a Withdraw or Transfer could take out now: cash, and equity less
+    unrealized gains less initial margin, whichever is smaller (never below 0)."""
     in_margin_call: bool
     open_orders: int
     positions: list[PositionView]
@@ -85,7 +87,7 @@ def account_view(state: State, account: Account) -> AccountView:
         equity,
         initial,
         margin.maintenance_requirement(account),
-        max(0, min(account.cash, equity - initial)),
+        max(0, min(account.cash, equity - margin.unrealized_gains(account) - initial)),
         account.in_margin_call,
         len(account.open_orders),
         positions,

@@ -22,7 +22,8 @@ class JournalEntry(msgspec.Struct, frozen=True, array_like=True):
     outcome: bytes
     """The canonical bytes of the engine's Outcome (Accepted or Rejected)."""
     chain_head: bytes
-    """SHA-256(previous chain head || outcome): the engine's output chain after this entry."""
+    """SHA-256(previous chain head || outcome): the engine's output chain after this entry.
+    The chain starts from the genesis digest, so every entry binds the genesis."""
 
 
 _decoder = msgspec.msgpack.Decoder(JournalEntry)

@@ -2,14 +2,20 @@
 
 A batch of signed transactions goes through these steps, in this order:
 
+    0. admit     each transaction as the record will hold it: its canonical bytes,
+                 decoded again with the boundary's checks; one that cannot be
+                 recorded is refused on its own, unsequenced (seq 0)
     1. verify    every signature, by the one rule set (on the verifier pool if given)
     2. sequence  next sequence numbers, timestamps that never go backwards
     3. apply     Engine.apply with each verdict; the outcome and the new chain head
     4. append    the entries and the Merkle nodes they close, one durable commit
     5. receipt   only now: each transaction's outcome, sequence number and leaf index
 
-If step 4 fails the engine holds effects the record lacks, so the journal stops
-(fail-stop) and the next start recovers from the record. Start-up and recovery are
+No transaction's content stops the journal: what steps 1 to 4 receive decodes, and
+what decodes is recorded (an accepted or a rejected entry). Only a fault stops it:
+if step 4 fails the engine holds effects the record lacks, and an engine fault (a
+bug) has stopped the engine itself, so the journal stops (fail-stop) and the next
+start recovers from the record. Start-up and recovery are
 one path: the newest snapshot that restores (damaged ones are skipped for older
 ones), then every later entry re-verified and re-executed, each outcome and chain
 head compared with what was recorded; a difference refuses to start.
@@ -24,8 +30,17 @@ import msgspec
 
 from clearhouse.auth.signing import Signer
 from clearhouse.auth.verifier import VerifierPool, verify_transactions
-from clearhouse.core import Engine, Genesis, Outcome, Sequenced, Transaction, genesis_digest
-from clearhouse.core.codec import decode_outcome, encode
+from clearhouse.core import (
+    Engine,
+    Genesis,
+    Outcome,
+    Rejected,
+    Rejection,
+    Sequenced,
+    Transaction,
+    genesis_digest,
+)
+from clearhouse.core.codec import canonical_transaction, decode_outcome, encode
 from clearhouse.core.snapshot import SnapshotError
 from clearhouse.journal.checkpoint import (
     Checkpoint,
@@ -46,12 +61,21 @@ class JournalError(RuntimeError):
 
 
 class Receipt(msgspec.Struct, frozen=True):
-    """What a client gets back once its transaction is durable."""
+    """What a client gets back once its transaction is durable.
+
+    A transaction the journal cannot record (admission, step 0) gets a receipt that
+    is not journaled: seq 0 (sequence numbers start at 1), leaf index -1, no chain
+    head, and a `Rejected` outcome of seq 0 with the boundary's code.
+    """
 
     seq: int
     leaf_index: int
     outcome: Outcome
     chain_head: bytes
+
+    @property
+    def journaled(self) -> bool:
+        return self.seq > 0
 
 
 class InclusionProof(msgspec.Struct, frozen=True):
@@ -108,11 +132,19 @@ class Journal:
     # -- start-up is recovery ------------------------------------------------------
 
     def _check_genesis(self) -> None:
+        """The stored genesis is the one given (or is stored now). Its digest is also the
+        chain's first head, so a stored genesis edited to match the one given still
+        fails recovery at entry 1."""
         stored = self.store.load_genesis()
         data = encode(self.genesis)
         if stored is None:
             self.store.save_genesis(data)
-        elif genesis_digest(_genesis_decoder.decode(stored)) != genesis_digest(self.genesis):
+            return
+        try:
+            recorded = genesis_digest(_genesis_decoder.decode(stored))
+        except msgspec.DecodeError as exc:
+            raise JournalError(f"the stored genesis does not decode: {exc}") from exc
+        if recorded != genesis_digest(self.genesis):
             raise JournalError("this journal was started from another genesis")
 
     def _recover(self) -> Engine:
@@ -172,34 +204,50 @@ class Journal:
     # -- the write path --------------------------------------------------------------
 
     def submit(self, txs: Sequence[Transaction]) -> list[Receipt]:
+        """One receipt per transaction, in order, once the batch is durable.
+
+        A transaction that cannot be recorded gets a receipt that is not journaled
+        (`Receipt.journaled`) and the rest of the batch goes on. Raises JournalError
+        only for a fault: a failed write or an engine fault stops the journal.
+        """
         if self._failed is not None:
             raise JournalError(f"journal stopped: {self._failed}")
+        # 0. admit
+        admitted = [canonical_transaction(tx) for tx in txs]
+        recordable = [item for item in admitted if not isinstance(item, Rejection)]
+        # 1. verify: the engine has not moved yet, so a failing pool stops nothing
+        verdicts = iter(self._verify([tx for _, tx in recordable]))
         engine = self.engine
         first = engine.seq + 1
         entries: list[JournalEntry] = []
         receipts: list[Receipt] = []
         try:
-            # 1. verify
-            verdicts = self._verify(txs)
-            for tx, signature_valid in zip(txs, verdicts, strict=True):
+            for item in admitted:
+                if isinstance(item, Rejection):
+                    receipts.append(_unrecorded(item))
+                    continue
+                data, tx = item
                 # 2. sequence
                 now = max(self._clock(), self._last_ns)
                 self._last_ns = now
                 seq = engine.seq + 1
                 # 3. apply
-                outcome = engine.apply(Sequenced(seq, now, tx), signature_valid)
-                entry = JournalEntry(seq, now, encode(tx), encode(outcome), engine.chain_head)
+                outcome = engine.apply(Sequenced(seq, now, tx), next(verdicts))
+                entry = JournalEntry(seq, now, data, encode(outcome), engine.chain_head)
                 leaf = self.tree.append(entry_bytes(entry))
                 entries.append(entry)
                 receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
             # 4. append: one durable commit for the batch
             self.store.append(entries, self._hashes.take_pending())
-        except Exception as exc:
-            # Anything failing once the engine may have moved leaves it ahead of the
-            # record: stop, and let the next start recover from the record.
+        except BaseException as exc:
+            # Failing once the engine may have moved leaves it ahead of the record:
+            # stop, and let the next start recover from the record. What can fail
+            # here is the store or the engine (a bug), never a transaction's content.
             self._hashes.discard_pending()
             self._failed = f"batch from seq {first} not recorded: {type(exc).__name__}: {exc}"
-            raise JournalError(self._failed) from exc
+            if isinstance(exc, Exception):
+                raise JournalError(self._failed) from exc
+            raise
         self._after_commit(len(entries))
         # 5. receipt
         return receipts
@@ -259,6 +307,10 @@ class Journal:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _unrecorded(rejection: Rejection) -> Receipt:
+    return Receipt(0, -1, Rejected(0, rejection.code, rejection.message), b"")
 
 
 def snapshot_blob(engine: Engine) -> bytes:

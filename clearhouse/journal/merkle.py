@@ -27,8 +27,11 @@ around it.
 
 Proof order and verification follow RFC 9162 sections 2.1.3 and 2.1.4 to the letter:
 proofs list hashes from the bottom of the tree up; `verify_inclusion` and
-`verify_consistency` run the RFC's algorithms with the RFC's rejections. Generating a
-proof for arguments that have none raises `ValueError`; verifying one returns False.
+`verify_consistency` run the RFC's algorithms with the RFC's rejections, and reject
+any leaf hash, root or proof element that is not `HASH_SIZE` bytes (RFC 9162 section 4:
+every hash of a log is the output of its one hash algorithm), so no shorter or longer
+byte string is ever taken for a hash. Generating a proof for arguments that have none
+raises `ValueError`; verifying one returns False.
 """
 
 from __future__ import annotations
@@ -299,8 +302,10 @@ def verify_inclusion(
     """Whether `proof` shows the leaf at `index` in the tree of `size` with `root`.
 
     RFC 9162 section 2.1.3.2, step by step; leaf_index and tree_size are unsigned in the
-    RFC, so a negative one is rejected too.
+    RFC, so a negative one is rejected too, and so is a hash of any length but HASH_SIZE.
     """
+    if not _all_hashes(leaf_hash, root, *proof):
+        return False
     # 1. leaf_index >= tree_size fails.
     if index < 0 or index >= size:
         return False
@@ -338,8 +343,11 @@ def verify_consistency(
 
     RFC 9162 section 2.1.4.2, step by step, for 0 < old_size < new_size. Equal sizes need
     an empty proof and equal roots (the RFC's PROOF(m, D[m]) is empty). An old size of 0,
-    outside the RFC's 0 < first, and a new size smaller than the old are rejected.
+    outside the RFC's 0 < first, and a new size smaller than the old are rejected, and so
+    is a hash of any length but HASH_SIZE.
     """
+    if not _all_hashes(old_root, new_root, *proof):
+        return False
     if old_size < 1 or old_size > new_size:
         return False
     if old_size == new_size:
@@ -383,3 +391,11 @@ def verify_consistency(
         sn >>= 1
     # 7. Valid if fr == first_hash, sr == second_hash and sn == 0.
     return fr == old_root and sr == new_root and sn == 0
+
+
+def _all_hashes(*values: bytes) -> bool:
+    """Whether every value is a hash: bytes-like and exactly HASH_SIZE long."""
+    return all(
+        isinstance(value, bytes | bytearray | memoryview) and len(value) == HASH_SIZE
+        for value in values
+    )

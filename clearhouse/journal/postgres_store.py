@@ -17,6 +17,11 @@ Reads never hold a cursor or a transaction open between the rows they yield:
 entries and nodes come in pages by keyset (`seq > last`, `(level, idx) > last`),
 snapshots one at a time, newest first. An abandoned iterator leaves nothing
 behind, and appends may run between two pages.
+
+Opened with `read_only=True` (the auditor's way), the session's transactions are
+read-only (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`), so the server
+refuses any write, and tables that are missing are not created: the store is
+refused with `NotAJournalError`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from clearhouse.journal.entry import JournalEntry
-from clearhouse.journal.store import Node
+from clearhouse.journal.store import Node, NotAJournalError
 
 _BIGINT_MAX = 2**63 - 1
 _BIGINT_MIN = -(2**63)
@@ -61,7 +66,8 @@ class PostgresJournal:
     """A `JournalStore` in a PostgreSQL database, over one connection.
 
     `url` is a libpq connection string or URL (``postgresql://user@host/db``);
-    `schema`, when given, holds the tables (tests use one schema each).
+    `schema`, when given, holds the tables (tests use one schema each); `read_only`
+    opens a session that cannot write.
     """
 
     entry_page_rows = 4_096
@@ -69,11 +75,14 @@ class PostgresJournal:
     node_page_rows = 32_768
     """Tree nodes fetched per round trip by `nodes`."""
 
-    def __init__(self, url: str, schema: str | None = None) -> None:
+    def __init__(self, url: str, schema: str | None = None, *, read_only: bool = False) -> None:
         self.url = url
         self.schema = schema
+        self.read_only = read_only
         self._conn = psycopg.connect(url, autocommit=True)
         try:
+            if read_only:
+                self._conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             self._setup()
         except BaseException:
             self._conn.close()
@@ -92,6 +101,9 @@ class PostgresJournal:
             ([names[t].as_string(conn) for t in _TABLES],),
         ).fetchone()
         if present is None or present[0] < len(_TABLES):
+            if self.read_only:
+                where = f"schema {self.schema}" if self.schema is not None else "the search_path"
+                raise NotAJournalError(f"it holds no journal tables in {where}")
             self._create(names)
 
         def q(text: LiteralString) -> bytes:

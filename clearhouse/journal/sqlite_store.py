@@ -10,6 +10,13 @@ Tree nodes are stored as runs: one row per level per batch holding the
 concatenated hashes of consecutive nodes, so a batch of a thousand entries writes
 a dozen node rows instead of two thousand. A run must continue its level exactly
 where the stored ones end; anything else is refused as an integrity error.
+
+Opened with `read_only=True` the file is opened through SQLite's `mode=ro` URI: no
+schema is written, no journal mode is set, and a file without the journal's tables
+is refused (`NotAJournalError`). Every read checks the SQLite type of each value
+(SQLite lets any column hold any type) and turns a damaged file's errors into
+`StoreReadError`, naming the entry read last and the page `PRAGMA quick_check`
+finds at fault.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import quote
 
 from clearhouse.journal.entry import JournalEntry
 from clearhouse.journal.merkle import HASH_SIZE
-from clearhouse.journal.store import Node
+from clearhouse.journal.store import Node, NotAJournalError, StoreReadError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -40,26 +49,89 @@ CREATE TABLE IF NOT EXISTS node_runs (
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
+_TABLES = ("meta", "entries", "node_runs", "checkpoints", "snapshots")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class SqliteJournal:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
+        if read_only:
+            self._db = self._open_read_only()
+            return
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
+    def _open_read_only(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(Path(self.path).absolute()))}?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise NotAJournalError(f"it cannot be opened: {exc}") from exc
+        self._db = db
+        try:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if not self._looks_like_sqlite():
+                raise NotAJournalError("it is not a SQLite database") from exc
+            raise StoreReadError(f"the database file is damaged: {exc}") from exc
+        missing = [table for table in _TABLES if (table,) not in rows]
+        if missing:
+            db.close()
+            if len(missing) == len(_TABLES):
+                raise NotAJournalError("it holds no journal tables")
+            raise NotAJournalError(f"it lacks the journal tables {', '.join(missing)}")
+        return db
+
+    def _looks_like_sqlite(self) -> bool:
+        try:
+            with open(self.path, "rb") as file:
+                return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+        except OSError:
+            return False
+
+    def _damaged(self, where: str, exc: sqlite3.DatabaseError, seq: int | None = None) -> NoReturn:
+        """Raise StoreReadError for a read that failed, with the page at fault if found."""
+        raise StoreReadError(f"{where}: {exc}{self._damaged_page()}", seq) from exc
+
+    def _damaged_page(self) -> str:
+        try:
+            rows = self._db.execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.Error:
+            return ""
+        lines = [
+            line
+            for (text,) in rows
+            for line in str(text).splitlines()
+            if line != "ok" and not line.startswith("***")
+        ]
+        return f" ({lines[0]})" if lines else ""
+
     def load_genesis(self) -> bytes | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'genesis'").fetchone()
-        return None if row is None else bytes(row[0])
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'genesis'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._damaged("the genesis cannot be read", exc)
+        if row is None:
+            return None
+        _check_types(row, ("value",), (bytes,), "the stored genesis")
+        return bytes(row[0])
 
     def save_genesis(self, data: bytes) -> None:
         with self._transaction():
             self._db.execute("INSERT INTO meta (key, value) VALUES ('genesis', ?)", (data,))
 
     def size(self) -> int:
-        row = self._db.execute("SELECT max(seq) FROM entries").fetchone()
+        try:
+            row = self._db.execute("SELECT max(seq) FROM entries").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._damaged("the number of entries cannot be read", exc)
+        if row[0] is not None and type(row[0]) is not int:
+            raise StoreReadError(f"the last entry's seq holds {_sql_type(row[0])}, not INTEGER")
         return int(row[0] or 0)
 
     def append(self, entries: Sequence[JournalEntry], nodes: Sequence[Node]) -> None:
@@ -76,20 +148,40 @@ class SqliteJournal:
 
     def read(self, start_seq: int = 1, stop_seq: int | None = None) -> Iterator[JournalEntry]:
         stop = stop_seq if stop_seq is not None else 2**63 - 1
-        cursor = self._db.execute(
-            "SELECT seq, timestamp_ns, tx, outcome, chain_head FROM entries"
-            " WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (start_seq, stop),
-        )
-        for seq, timestamp_ns, tx, outcome, chain_head in cursor:
-            yield JournalEntry(seq, timestamp_ns, bytes(tx), bytes(outcome), bytes(chain_head))
+        last: int | None = None
+        try:
+            cursor = self._db.execute(
+                "SELECT seq, timestamp_ns, tx, outcome, chain_head FROM entries"
+                " WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start_seq, stop),
+            )
+            for row in cursor:
+                seq, timestamp_ns, tx, outcome, chain_head = row
+                if not (
+                    type(seq) is int
+                    and type(timestamp_ns) is int
+                    and type(tx) is bytes
+                    and type(outcome) is bytes
+                    and type(chain_head) is bytes
+                ):
+                    _check_entry(row, last)
+                yield JournalEntry(seq, timestamp_ns, tx, outcome, chain_head)
+                last = seq
+        except sqlite3.DatabaseError as exc:
+            after = f"after seq {last}" if last is not None else f"from seq {start_seq}"
+            self._damaged(f"the entries cannot be read {after}", exc, _next(last, start_seq))
 
     def nodes(self) -> Iterator[Node]:
-        for level, first, hashes in self._db.execute(
-            "SELECT level, first_idx, hashes FROM node_runs ORDER BY level, first_idx"
-        ):
-            for offset in range(0, len(hashes), HASH_SIZE):
-                yield level, first + offset // HASH_SIZE, bytes(hashes[offset : offset + HASH_SIZE])
+        try:
+            for row in self._db.execute(
+                "SELECT level, first_idx, hashes FROM node_runs ORDER BY level, first_idx"
+            ):
+                _check_types(row, _RUN_COLUMNS, (int, int, bytes), "a stored Merkle node run")
+                level, first, hashes = row
+                for offset in range(0, len(hashes), HASH_SIZE):
+                    yield level, first + offset // HASH_SIZE, hashes[offset : offset + HASH_SIZE]
+        except sqlite3.DatabaseError as exc:
+            self._damaged("the stored Merkle tree cannot be read", exc)
 
     def _runs(self, nodes: Sequence[Node]) -> list[tuple[int, int, bytes]]:
         """Nodes grouped into one run per level; each must continue its stored level."""
@@ -122,8 +214,13 @@ class SqliteJournal:
             )
 
     def checkpoints(self) -> list[tuple[int, bytes]]:
-        rows = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
-        return [(int(size), bytes(note)) for size, note in rows]
+        try:
+            rows = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._damaged("the checkpoints cannot be read", exc)
+        for row in rows:
+            _check_types(row, ("size", "note"), (int, bytes), "a stored checkpoint")
+        return [(size, note) for size, note in rows]
 
     def save_snapshot(self, seq: int, data: bytes) -> None:
         with self._transaction():
@@ -132,14 +229,59 @@ class SqliteJournal:
             )
 
     def snapshots(self) -> Iterator[tuple[int, bytes]]:
-        for seq, data in self._db.execute("SELECT seq, data FROM snapshots ORDER BY seq DESC"):
-            yield int(seq), bytes(data)
+        try:
+            for row in self._db.execute("SELECT seq, data FROM snapshots ORDER BY seq DESC"):
+                _check_types(row, ("seq", "data"), (int, bytes), "a stored snapshot")
+                yield row[0], row[1]
+        except sqlite3.DatabaseError as exc:
+            self._damaged("the snapshots cannot be read", exc)
 
     def close(self) -> None:
         self._db.close()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+_ENTRY_COLUMNS = ("seq", "timestamp_ns", "tx", "outcome", "chain_head")
+_ENTRY_TYPES = (int, int, bytes, bytes, bytes)
+_RUN_COLUMNS = ("level", "first_idx", "hashes")
+
+
+def _sql_type(value: object) -> str:
+    """The SQLite storage class of a value as sqlite3 returns it."""
+    names = {int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB", type(None): "NULL"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_types(
+    row: Sequence[Any], columns: Sequence[str], types: Sequence[type], where: str
+) -> None:
+    for name, value, kind in zip(columns, row, types, strict=True):
+        if type(value) is not kind:
+            expected = "INTEGER" if kind is int else "BLOB"
+            raise StoreReadError(
+                f"{where}: column {name} holds {_sql_type(value)} {_shown(value)}, not {expected}"
+            )
+
+
+def _check_entry(row: Sequence[Any], last: int | None) -> None:
+    """Raise StoreReadError naming the entry (by its seq if that at least is an integer)."""
+    seq = row[0]
+    where = f"entry seq {seq}" if type(seq) is int else f"the entry after seq {last or 0}"
+    try:
+        _check_types(row, _ENTRY_COLUMNS, _ENTRY_TYPES, where)
+    except StoreReadError as exc:
+        raise StoreReadError(str(exc), seq if type(seq) is int else _next(last, 1)) from None
+
+
+def _next(last: int | None, start: int) -> int:
+    return start if last is None else last + 1
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 class _Transaction:

@@ -5,6 +5,12 @@ number), the Merkle tree's nodes, signed checkpoints and snapshots. `append` wri
 a batch of entries and the tree nodes they close in one transaction and returns
 only once that transaction is durable: that is the group commit every
 acknowledgement waits for.
+
+A backend opened read-only (`open_store(url, read_only=True)`, what the auditor
+uses) never writes: it creates no table, and a store that holds no journal is
+refused with `NotAJournalError`. Reading stored data that cannot be the journal's
+(a value of the wrong type, a damaged database page) raises `StoreReadError`,
+naming the entry or the page where it can, never a backend's own exception.
 """
 
 from __future__ import annotations
@@ -17,6 +23,19 @@ from clearhouse.journal.merkle import MemoryHashStore
 
 Node = tuple[int, int, bytes]
 """(level, index, hash) of a Merkle tree node."""
+
+
+class NotAJournalError(Exception):
+    """Opened read-only, the store holds no journal: not a database, or no journal tables."""
+
+
+class StoreReadError(Exception):
+    """Stored data cannot be read as the journal's: a value of the wrong type, or a
+    damaged file. The message says where; `seq` is the entry's, when one is named."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
 
 
 class JournalStore(Protocol):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from clearhouse.journal.store import JournalStore
 
 
-def open_store(url: str) -> JournalStore:
+def open_store(url: str, *, read_only: bool = False) -> JournalStore:
+    """The store a journal URL names; `read_only` opens it so that nothing is ever
+    written (SQLite `mode=ro`, PostgreSQL read-only transactions) and refuses a store
+    that holds no journal with `NotAJournalError`."""
     if url.startswith(("postgresql://", "postgres://")):
         from clearhouse.journal.postgres_store import PostgresJournal
 
-        return PostgresJournal(url)
+        return PostgresJournal(url, read_only=read_only)
     if url.startswith("sqlite:///"):
         url = url.removeprefix("sqlite:///")
         url = "/" + url if not url.startswith((".", "/")) and url[:1] != "~" else url
@@ -17,4 +20,4 @@ def open_store(url: str) -> JournalStore:
         raise ValueError("a SQLite journal URL is sqlite:///<path>")
     from clearhouse.journal.sqlite_store import SqliteJournal
 
-    return SqliteJournal(url)
+    return SqliteJournal(url, read_only=read_only)

@@ -537,17 +537,67 @@ def test_command_errors_print_the_code_and_no_secret(keys_dir: Path) -> None:
     missing = keys(keys_dir, "show", "nobody")
     unset = keys(keys_dir, "new", "desk-3", "--passphrase-env", "CLEARHOUSE_TEST_UNSET")
 
-    assert wrong.exit_code == 1
-    assert "error [wrong_passphrase]" in wrong.stderr
+    assert wrong.exit_code == 2
+    assert wrong.stderr.startswith("error: [wrong_passphrase] ")
     assert OTHER_PASSPHRASE not in wrong.output
-    assert missing.exit_code == 1
-    assert "error [key_not_found]" in missing.stderr
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("error: [key_not_found] ")
     assert unset.exit_code == 2
     assert "CLEARHOUSE_TEST_UNSET" in unset.output
     assert sorted(os.listdir(keys_dir)) == ["desk-1.key.json"]
 
 
 def test_list_of_an_empty_keystore_says_so(keys_dir: Path) -> None:
+    keys_dir.mkdir(mode=0o700)
     result = keys(keys_dir, "list")
     assert result.exit_code == 0
     assert "no keys in" in result.output
+
+
+def test_a_keystore_that_is_not_a_directory_is_refused(keys_dir: Path) -> None:
+    """Once a finding: a regular file given as the keystore listed as "no keys"."""
+    for command in (("list",), ("show", "desk-1"), ("export-public", "desk-1")):
+        missing = keys(keys_dir, *command)
+        assert missing.exit_code == 2, missing.output
+        assert missing.stderr.startswith("error: ") and "no keystore at" in missing.stderr
+    keys_dir.write_text("not a keystore")
+    for command in (
+        ("list",),
+        ("show", "desk-1"),
+        ("new", "desk-1", "--passphrase-env", "CLEARHOUSE_TEST_PASS"),
+    ):
+        result = keys(keys_dir, *command)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: ") and "is not a directory" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    with pytest.raises(KeystoreError) as caught:
+        Keystore(keys_dir).scan()
+    assert caught.value.code is KeystoreErrorCode.NOT_A_DIRECTORY
+
+
+def test_a_keystore_under_a_file_cannot_be_created(keys_dir: Path) -> None:
+    keys_dir.write_text("a file")
+    with pytest.raises(KeystoreError) as caught:
+        Keystore(keys_dir / "inner", scrypt=FAST).create("desk-1", PASSPHRASE)
+    assert caught.value.code is KeystoreErrorCode.NOT_A_DIRECTORY
+
+
+def test_one_corrupt_key_file_hides_no_other_key(keys_dir: Path) -> None:
+    """Once a finding: one damaged file made `keys list` show nothing at all."""
+    store = Keystore(keys_dir, scrypt=FAST)
+    for name in ("desk-1", "desk-2", "desk-3"):
+        store.create(name, PASSPHRASE)
+    store.key_path("desk-2").write_text("{not json")
+
+    scan = store.scan()
+    assert [info.name for info in scan.keys] == ["desk-1", "desk-3"]
+    assert [error.code for error in scan.unreadable] == [KeystoreErrorCode.FILE_CORRUPT]
+    assert "desk-2.key.json" in scan.unreadable[0].message
+    with pytest.raises(KeystoreError):
+        store.list()
+
+    result = keys(keys_dir, "list")
+    assert result.exit_code == 1
+    assert "desk-1" in result.stdout and "desk-3" in result.stdout
+    assert result.stderr.startswith("error: [file_corrupt] desk-2.key.json")
+    assert len(result.stderr.splitlines()) == 1

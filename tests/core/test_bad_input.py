@@ -68,7 +68,6 @@ import pytest
 
 from clearhouse.auth import sign_transaction, verify_transaction
 from clearhouse.core import (
-    GENESIS_HEAD,
     Accepted,
     AddSubKey,
     AmendOrder,
@@ -124,6 +123,7 @@ from clearhouse.core import (
     decode_transaction_json,
     default_catalogue,
     encode,
+    genesis_digest,
 )
 from clearhouse.core.catalogue import expiry_ns
 from clearhouse.core.numbers import (
@@ -446,6 +446,12 @@ READY_EXPIRES_AT = NAMED["p-ready@"] + RULES.approval_ttl_ns
 FAR = INT64_MAX
 NEW_KEY = pk("fresh")
 """A key nobody has registered."""
+SMALL_ORDER_KEY = bytes(32)
+"""The point (0, 0)'s encoding, of order 4: no signature by it can verify."""
+NON_CANONICAL_KEY = b"\xff" * 31 + b"\x7f"
+"""y = 2^255 - 1, beyond the field prime: not a canonical encoding."""
+OFF_CURVE_KEY = (2).to_bytes(32, "little")
+"""y = 2: no x puts it on the curve."""
 NEXT = SETUP_END + 1_000
 """The timestamp of a row with no transaction before it (the venue's clock steps 1 us)."""
 LATER = NEXT + 2 * STALENESS
@@ -917,6 +923,14 @@ COLLATERAL_ROWS = [
         E.INSUFFICIENT_MARGIN,
     ),
     row("withdraw-in-margin-call", bad(WITHDRAW, account="dave", amount=1), E.INSUFFICIENT_MARGIN),
+    row(
+        # bob: cash 10^15 less his pending request; initial margin 1,104 USD (short 100
+        # BTC-PERP lots and 10 more offered, 10 offered in BTC-TINY, 10 % at 92,000).
+        # One unit more than leaves that covered is covered only by his short's gain.
+        "withdraw-covered-only-by-unrealized-gains",
+        bad(WITHDRAW, account="bob", amount=10**15 - LARGE - 1_104 * USD + 1),
+        E.UNREALIZED_GAINS_NOT_WITHDRAWABLE,
+    ),
     *_wrong_types(WITHDRAW, "amount", 1.0, False, "1", None),
     *_wrong_types(WITHDRAW, "account", 0, None, ["alice"]),
     *_wrong_types(WITHDRAW, "asset", None, {"USDC": 1}),
@@ -2252,6 +2266,9 @@ KEY_ROWS = [
     row("add-sub-key-key-33-bytes", bad(ADD_KEY, public_key=NEW_KEY + b"\x00"), E.INVALID_KEY),
     row("add-sub-key-key-empty", bad(ADD_KEY, public_key=b""), E.INVALID_KEY),
     row("add-sub-key-key-64-bytes", bad(ADD_KEY, public_key=NEW_KEY * 2), E.INVALID_KEY),
+    row("add-sub-key-small-order", bad(ADD_KEY, public_key=SMALL_ORDER_KEY), E.WEAK_PUBLIC_KEY),
+    row("add-sub-key-non-canonical", bad(ADD_KEY, public_key=NON_CANONICAL_KEY), E.WEAK_PUBLIC_KEY),
+    row("add-sub-key-off-curve", bad(ADD_KEY, public_key=OFF_CURVE_KEY), E.WEAK_PUBLIC_KEY),
     row("add-sub-key-own-master-key", bad(ADD_KEY, public_key=pk("bob")), E.KEY_EXISTS),
     row("add-sub-key-another-owners-key", bad(ADD_KEY, public_key=pk("alice")), E.KEY_EXISTS),
     row("add-sub-key-governor-key", bad(ADD_KEY, public_key=pk("gov-a")), E.KEY_EXISTS),
@@ -2358,6 +2375,16 @@ KEY_ROWS = [
         E.INVALID_KEY,
     ),
     row("rotate-sub-key-new-key-empty", bad(ROTATE_KEY, new_public_key=b""), E.INVALID_KEY),
+    row(
+        "rotate-sub-key-new-key-small-order",
+        bad(ROTATE_KEY, new_public_key=SMALL_ORDER_KEY),
+        E.WEAK_PUBLIC_KEY,
+    ),
+    row(
+        "rotate-sub-key-new-key-off-curve",
+        bad(ROTATE_KEY, new_public_key=OFF_CURVE_KEY),
+        E.WEAK_PUBLIC_KEY,
+    ),
     row("rotate-sub-key-to-itself", bad(ROTATE_KEY, new_public_key=pk("alice-bot")), E.KEY_EXISTS),
     row("rotate-sub-key-to-a-master-key", bad(ROTATE_KEY, new_public_key=pk("bob")), E.KEY_EXISTS),
     row(
@@ -2443,8 +2470,18 @@ GOVERNANCE_ROWS = [
         "list-catalogue-instrument", ListInstrument(default_catalogue()[0]), E.INSTRUMENT_EXISTS
     ),
     proposed("list-other-settlement-asset", listing(settlement_asset="USDT"), E.INVALID_ACTION),
-    proposed("list-id-empty", listing(id=""), E.INVALID_ACTION),
-    proposed("list-id-too-long", listing(id="X" * 49), E.INVALID_ACTION),
+    proposed("list-id-empty", listing(id=""), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-id-too-long", listing(id="X" * 49), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-id-with-a-space", listing(id="BTC SMALL"), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-id-zero-width-space", listing(id="BTC-\u200bSMALL"), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-id-lower-case", listing(id="btc-small"), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-id-leading-dash", listing(id="-BTC"), E.INSTRUMENT_NAME_INVALID),
+    proposed("list-index-with-a-space", listing(index="BTC USD"), E.INSTRUMENT_NAME_INVALID),
+    proposed(
+        "list-name-before-listed",
+        ListInstrument(bad(TINY, index="btc-usd")),
+        E.INSTRUMENT_NAME_INVALID,
+    ),
     proposed("list-tick-zero", listing(tick_size=0), E.INVALID_ACTION),
     proposed("list-tick-value-fractional", listing(tick_size=1), E.INVALID_ACTION),
     proposed(
@@ -2505,6 +2542,10 @@ GOVERNANCE_ROWS = [
     # GrantRole
     proposed("grant-key-31-bytes", bad(GRANT, public_key=NEW_KEY[:31]), E.INVALID_KEY),
     proposed("grant-key-empty", bad(GRANT, public_key=b""), E.INVALID_KEY),
+    proposed("grant-key-small-order", bad(GRANT, public_key=SMALL_ORDER_KEY), E.WEAK_PUBLIC_KEY),
+    proposed(
+        "grant-key-non-canonical", bad(GRANT, public_key=NON_CANONICAL_KEY), E.WEAK_PUBLIC_KEY
+    ),
     proposed("grant-owner-empty", bad(GRANT, owner=""), E.INVALID_ACTION),
     proposed("grant-owner-space", bad(GRANT, owner="two words"), E.INVALID_ACTION),
     proposed("grant-owner-colon", bad(GRANT, owner="alice:hedge"), E.INVALID_ACTION),
@@ -2606,6 +2647,8 @@ GOVERNANCE_ROWS = [
     proposed("rotate-a-void-key", RotateKey(pk("keeper"), NEW_KEY), E.KEY_REVOKED),
     proposed("rotate-to-31-bytes", RotateKey(pk("carol"), NEW_KEY[:31]), E.INVALID_KEY),
     proposed("rotate-to-empty", RotateKey(pk("carol"), b""), E.INVALID_KEY),
+    proposed("rotate-to-small-order", RotateKey(pk("carol"), SMALL_ORDER_KEY), E.WEAK_PUBLIC_KEY),
+    proposed("rotate-to-off-curve", RotateKey(pk("carol"), OFF_CURVE_KEY), E.WEAK_PUBLIC_KEY),
     proposed("rotate-to-a-registered-key", RotateKey(pk("carol"), pk("bob")), E.KEY_EXISTS),
     proposed("rotate-to-itself", RotateKey(pk("carol"), pk("carol")), E.KEY_EXISTS),
     proposed("rotate-to-a-void-key", RotateKey(pk("carol"), pk("keeper")), E.KEY_EXISTS),
@@ -2797,6 +2840,9 @@ def test_every_code_a_transaction_can_get_has_a_row() -> None:
         E.MALFORMED_ENCODING,  # decoding only: the wire tests below
         E.MISSING_FIELD,
         E.UNKNOWN_FIELD,
+        E.VALUE_OUT_OF_RANGE,
+        E.NESTING_TOO_DEEP,
+        E.MESSAGE_TOO_LARGE,
         E.SEQUENCE_OUT_OF_ORDER,  # sequencing: the tests below
         E.TIMESTAMP_REGRESSED,
         E.SIZE_OFF_LOT,  # reserved
@@ -2974,7 +3020,7 @@ def test_out_of_order_input_at_genesis_changes_nothing(
     venue = Venue(TestVenue(GENESIS), {})
     assert venue.engine.seq == 0 and venue.engine.timestamp_ns == 0
     assert_unsequenced(venue, seq, timestamp, code)
-    assert venue.engine.chain_head != GENESIS_HEAD
+    assert venue.engine.chain_head != genesis_digest(GENESIS)  # head(0)
 
 
 def test_equal_timestamps_are_not_a_regression() -> None:
@@ -3223,15 +3269,68 @@ WIRE_ROWS = [
     wrow("expiry-u64-max", wire("deposit", {"expires_at_ns": U64_MAX}), E.INVALID_VALUE),
     wrow("signer-short", wire("deposit", {"signer": pk("custody")[:31]}), E.UNKNOWN_SIGNER),
     wrow("signature-short", wire("deposit", {"signature": b"\x00" * 63}), E.BAD_SIGNATURE),
+    # sizes beyond the declared bounds (core/txs.py) are refused when decoding
+    wrow(
+        "client-id-256-chars",
+        wire("place_order", client_order_id="c" * 256),
+        E.CLIENT_ORDER_ID_INVALID,
+    ),
+    wrow("account-257-chars", wire("withdraw", account="a" * 257), E.VALUE_OUT_OF_RANGE),
+    wrow("asset-257-chars", wire("deposit", asset="U" * 257), E.VALUE_OUT_OF_RANGE),
+    wrow(
+        "client-id-257-chars",
+        wire("place_order", client_order_id="c" * 257),
+        E.VALUE_OUT_OF_RANGE,
+    ),
+    wrow("index-257-chars", wire("oracle_update", index="I" * 257), E.VALUE_OUT_OF_RANGE),
+    wrow(
+        "action-owner-257-chars",
+        wire(
+            "propose",
+            action={
+                "action": "grant_role",
+                "public_key": NEW_KEY,
+                "owner": "o" * 257,
+                "role": "trader",
+            },
+        ),
+        E.VALUE_OUT_OF_RANGE,
+    ),
+    wrow(
+        "signer-33-bytes",
+        wire("deposit", {"signer": pk("custody") + b"\x00"}),
+        E.VALUE_OUT_OF_RANGE,
+    ),
+    wrow("signer-1-mib", wire("deposit", {"signer": b"k" * 500_000}), E.VALUE_OUT_OF_RANGE),
+    wrow("signature-65-bytes", wire("deposit", {"signature": b"\x00" * 65}), E.VALUE_OUT_OF_RANGE),
+    wrow(
+        "public-key-33-bytes",
+        wire("add_sub_key", public_key=NEW_KEY + b"\x00"),
+        E.VALUE_OUT_OF_RANGE,
+    ),
+    wrow(
+        "new-public-key-33-bytes",
+        wire("rotate_sub_key", new_public_key=NEW_KEY + b"\x00"),
+        E.VALUE_OUT_OF_RANGE,
+    ),
 ]
 
 JSON_ONLY_ROWS = [
-    wrow("amount-10**30", wire("deposit", amount=10**30), E.AMOUNT_TOO_LARGE),
-    wrow("amount-minus-10**30", wire("deposit", amount=-(10**30)), E.AMOUNT_NOT_POSITIVE),
-    wrow("size-2**80", wire("place_order", size=HUGE), E.SIZE_TOO_LARGE),
-    wrow("price-2**80", wire("place_order", price=HUGE), E.PRICE_TOO_LARGE),
-    wrow("order-id-2**80", wire("cancel_order", order_id=HUGE), E.UNKNOWN_ORDER),
-    wrow("nonce-2**80", wire("deposit", {"nonce": HUGE}), E.INVALID_VALUE),
+    # integers msgpack cannot carry (-2^63..2^64-1) are refused when decoding: nothing
+    # could encode, sign or journal them
+    wrow("amount-10**30", wire("deposit", amount=10**30), E.VALUE_OUT_OF_RANGE),
+    wrow("amount-minus-10**30", wire("deposit", amount=-(10**30)), E.VALUE_OUT_OF_RANGE),
+    wrow("amount-2**64", wire("deposit", amount=U64_MAX + 1), E.VALUE_OUT_OF_RANGE),
+    wrow("amount-minus-2**63-1", wire("deposit", amount=-(2**63) - 1), E.VALUE_OUT_OF_RANGE),
+    wrow("size-2**80", wire("place_order", size=HUGE), E.VALUE_OUT_OF_RANGE),
+    wrow("price-2**80", wire("place_order", price=HUGE), E.VALUE_OUT_OF_RANGE),
+    wrow("order-id-2**80", wire("cancel_order", order_id=HUGE), E.VALUE_OUT_OF_RANGE),
+    wrow("nonce-2**80", wire("deposit", {"nonce": HUGE}), E.VALUE_OUT_OF_RANGE),
+    wrow(
+        "quote-vol-2**80",
+        wire("oracle_update", expiries=[{"expiry_ns": DEC26_EXPIRY, "atm_vol_ppm": HUGE}]),
+        E.VALUE_OUT_OF_RANGE,
+    ),
     wrow("signer-not-base64", wire("deposit", {"signer": "not base64!"}), E.INVALID_VALUE),
     wrow("public-key-not-base64", wire("add_sub_key", public_key="not base64!"), E.INVALID_VALUE),
 ]

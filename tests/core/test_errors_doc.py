@@ -409,6 +409,7 @@ def test_source_order_reader_inlines_called_checks(source_orders: dict[str, list
         "WITHDRAWALS_PENDING_LIMIT",
         "INSUFFICIENT_FUNDS",
         "INSUFFICIENT_MARGIN",
+        "UNREALIZED_GAINS_NOT_WITHDRAWABLE",
     ]
     assert source_orders[ENVELOPE][:2] == ["SEQUENCE_OUT_OF_ORDER", "TIMESTAMP_REGRESSED"]
     assert source_orders[ENVELOPE][-4:] == [

@@ -27,6 +27,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
+import pytest
+
 from clearhouse.core import (
     Accepted,
     AccountView,
@@ -36,6 +38,7 @@ from clearhouse.core import (
     Depth,
     Engine,
     EngineConfig,
+    EngineFault,
     ErrorCode,
     Event,
     ExecuteProposal,
@@ -318,6 +321,118 @@ def test_a_halted_market_has_no_book_so_the_fund_takes_the_whole_position() -> N
     ]
     assert venue.size(FUND) == 100
     assert venue.cash("alice") == 0  # the whole equity was the fund's at 89,050
+
+
+# -- the insurance fund's own shortfall -------------------------------------------------
+
+
+def fund_long_60_from_89_050() -> Venue:
+    """`long_after_a_fall` with two more traders, s1 (1,000) and bo (800): after
+    alice's liquidation the fund holds 60 lots long from 89,050 with 1,018.60 of cash
+    (its 1,000 and the fee); mm is short the 60 lots from 100,000."""
+    venue = Venue(("alice", 1_100), ("mm", 100_000), ("s1", 1_000), ("bo", 800), fund_usd=1_000)
+    venue.index(100_000)
+    venue.rest("mm", SELL, 100, 100_000)
+    venue.take("alice", BUY, 100, 100_000)
+    venue.rest("alice", SELL, 5, 99_000)
+    venue.index(93_500)
+    venue.rest("mm", BUY, 40, 93_000)
+    venue.liquidate("alice")
+    fund = venue.view(FUND)
+    assert (fund.cash, venue.size(FUND), venue.size("mm")) == (usd("1018.6"), 60, -60)
+    return venue
+
+
+def test_a_fund_whose_positions_lose_more_than_it_holds_is_margin_called_and_liquidated() -> None:
+    """The fund's maintenance is zero: at 70,000 its equity, 1,018.60 - 0.06 BTC x
+    19,050 = -124.40, is below it, a margin call like any account's, which a keeper's
+    Liquidate ends: the book has nothing, so mm, short and in profit, buys the lots
+    back at the fund's bankruptcy price, giving up the part of its profit that the
+    fund's loss went beyond the fund's cash."""
+    venue = fund_long_60_from_89_050()
+    events = venue.index(70_000)
+    assert events[-1] == MarginCallStarted(FUND, -usd("124.4"), 0)
+    assert venue.engine.accounts_in_margin_call() == [FUND]
+    assert venue.view(FUND).in_margin_call
+
+    events = venue.liquidate(FUND)
+
+    bankruptcy = bankruptcy_long(70_000, 60, -usd("124.4"))
+    assert bankruptcy == usd("72073.5")  # 70,000 + 124.40 / 0.06, up to the tick
+    assert events == [
+        LiquidationStarted(FUND, -usd("124.4"), 0),
+        PositionDeleveraged(FUND, "mm", PERP, -60, bankruptcy, 1),
+        MarginCallEnded(FUND, usd("0.01"), 0),
+        LiquidationEnded(FUND, usd("0.01"), 0),
+    ]
+    fund = venue.view(FUND)
+    assert (fund.positions, fund.cash, fund.in_margin_call) == ([], usd("0.01"), False)
+    # mm keeps its profit down to the bankruptcy price: 0.06 BTC x 27,926.50.
+    assert venue.size("mm") == 0
+    # Before: its 100,000 and 280 realized buying 40 lots back at 93,000 from alice.
+    assert venue.cash("mm") == usd(100_000) + usd(280) + usd("1675.59")
+    assert venue.engine.totals()["socialized"] == 0
+    assert venue.engine.accounts_in_margin_call() == []
+
+
+def test_what_deleveraging_cannot_cover_of_the_funds_shortfall_is_socialized() -> None:
+    """At 71,000 the fund's equity is 1,018.60 - 0.06 x 18,050 = -64.40. mm buys its
+    short back from s1, who shorts at 71,000: s1 has no profit to give up, so it is
+    deleveraged at the mark, never at a loss, and the fund's cash ends 64.40 below
+    zero: a loss nobody's gain covers, charged pro rata to the accounts with cash."""
+    venue = fund_long_60_from_89_050()
+    venue.index(71_000)
+    assert venue.view(FUND).equity == -usd("64.4") and venue.view(FUND).in_margin_call
+    venue.rest("s1", SELL, 60, 71_000)
+    venue.take("mm", BUY, 60, 71_000)
+    cash_before = {name: venue.cash(name) for name in ("alice", "mm", "s1", "bo")}
+
+    events = venue.liquidate(FUND)
+
+    assert of_type(events, PositionTakenOver) == []
+    assert of_type(events, PositionDeleveraged) == [
+        PositionDeleveraged(FUND, "s1", PERP, -60, usd(71_000), 1)
+    ]
+    (loss,) = of_type(events, LossSocialized)
+    assert (loss.account, loss.deficit, loss.insurance_paid, loss.amount) == (
+        FUND,
+        usd("64.4"),
+        0,
+        usd("64.4"),
+    )
+    assert dict(loss.charged_accounts) == pro_rata(usd("64.4"), cash_before)
+    fund = venue.view(FUND)
+    assert (fund.positions, fund.cash, fund.in_margin_call) == ([], 0, False)
+    assert venue.engine.totals()["socialized"] == usd("64.4")
+
+
+def test_a_fund_in_shortfall_takes_nothing_over() -> None:
+    """With the fund below zero, a trader's liquidation skips the fund stage, even for
+    lots it would take at a gain, and goes straight to deleveraging."""
+    venue = fund_long_60_from_89_050()
+    venue.index(80_000)
+    venue.rest("mm", SELL, 70, 80_000)
+    venue.take("bo", BUY, 70, 80_000)
+    # The fund: 1,018.60 - 0.06 x 19,050 < 0; bo: 800 - 2.80 - 700 = 97.20, below its
+    # maintenance of 245 but above zero.
+    venue.index(70_000)
+    assert venue.view(FUND).in_margin_call and venue.view("bo").in_margin_call
+    assert venue.view("bo").equity > 0  # its bankruptcy price lies below the mark
+
+    events = venue.liquidate("bo")
+
+    assert of_type(events, PositionTakenOver) == []
+    assert [d.counterparty for d in of_type(events, PositionDeleveraged)] == ["mm"]
+    assert venue.size(FUND) == 60 and venue.view(FUND).in_margin_call
+
+
+def test_the_sweep_refuses_a_fund_below_zero_without_its_margin_call() -> None:
+    venue = fund_long_60_from_89_050()
+    venue.index(70_000)
+    state = venue.engine._state
+    state.accounts[FUND].in_margin_call = False  # as if nothing had noticed
+    with pytest.raises(EngineFault, match="insurance-fund: below maintenance is True"):
+        venue.engine.check_invariants()
 
 
 # -- auto-deleveraging -----------------------------------------------------------------

@@ -21,28 +21,39 @@ from typing import Any
 from clearhouse.core import (
     Accepted,
     AccountView,
+    Approve,
+    ApproveWithdrawal,
     CancelAll,
     Deposit,
     Deposited,
+    EngineConfig,
     ErrorCode,
     Event,
+    ExecuteProposal,
     ExpiryQuote,
     IndexPriceUpdated,
     Instrument,
     Kind,
+    Liquidate,
     MarginCallEnded,
     MarginCallStarted,
+    MarginMode,
     MarkPriceUpdated,
     OracleObserved,
     OrderType,
     Payload,
     PlaceOrder,
+    ProposalOpened,
+    Propose,
     Rejected,
+    SetMarginMode,
     Side,
     TimeInForce,
     TradeExecuted,
     Transfer,
     Withdraw,
+    WithdrawalRequested,
+    Withdrawn,
 )
 from clearhouse.core.catalogue import expiry_ns
 from clearhouse.core.instruments import validate_spec
@@ -65,9 +76,14 @@ def usd(amount: int | str) -> int:
 class Venue(TestVenue):
     """A TestVenue whose genesis holds a trader key for each named account."""
 
-    def __init__(self, traders: tuple[str, ...], instruments: list[Instrument] | None = None):
+    def __init__(
+        self,
+        traders: tuple[str, ...],
+        instruments: list[Instrument] | None = None,
+        config: EngineConfig | None = None,
+    ):
         super().__init__(
-            standard_genesis(traders, None if instruments is None else tuple(instruments))
+            standard_genesis(traders, None if instruments is None else tuple(instruments), config)
         )
 
     @property
@@ -137,8 +153,12 @@ def order(
     )
 
 
-def opened(*funded: tuple[str, int], instruments: list[Instrument] | None = None) -> Venue:
-    v = Venue(tuple(account for account, _ in funded), instruments)
+def opened(
+    *funded: tuple[str, int],
+    instruments: list[Instrument] | None = None,
+    config: EngineConfig | None = None,
+) -> Venue:
+    v = Venue(tuple(account for account, _ in funded), instruments, config)
     for account, amount in funded:
         v.accept(Deposit(account, "USDC", amount))
     v.index(100_000)
@@ -426,14 +446,161 @@ def test_withdraw_is_limited_by_cash_and_free_collateral() -> None:
     v.refuse(Transfer("erin", "maker", "USDC", usd("899.5") + 1), ErrorCode.INSUFFICIENT_MARGIN)
     v.accept(Withdraw("erin", "USDC", usd("899.5")))
     v.refuse(Withdraw("erin", "USDC", 1), ErrorCode.INSUFFICIENT_MARGIN)
-    # Unrealized profit raises equity but is not cash: it cannot be withdrawn.
+    # Unrealized profit raises equity but is not cash: it cannot be withdrawn. Equity
+    # 200 covers initial 110 with 90 to spare, but only through the 100 of gain.
     v.index(110_000)
     erin = v.view("erin")
     assert (erin.cash, erin.equity, erin.initial_margin) == (usd(100), usd(200), usd(110))
-    assert erin.available == usd(90)
+    assert erin.available == 0
     v.refuse(Withdraw("erin", "USDC", usd(100) + 1), ErrorCode.INSUFFICIENT_FUNDS)
     v.refuse(Withdraw("erin", "USDC", usd(90) + 1), ErrorCode.INSUFFICIENT_MARGIN)
-    v.accept(Withdraw("erin", "USDC", usd(90)))
+    v.refuse(Withdraw("erin", "USDC", usd(90)), ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE)
+    v.refuse(Withdraw("erin", "USDC", 1), ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE)
+    # Realized, the same gain is cash: closing 5 lots at 110,000 books 50 (less 0.275
+    # of fee) and frees half the margin; what is free without the open gain can go.
+    v.place("maker", BUY, 5, 110_000)
+    v.place("erin", SELL, 5, 110_000, time_in_force=IOC)
+    erin = v.view("erin")
+    # Cash 100 + 50 - 0.275; initial 5 x 110 x 10% = 55; 50 of gain still open.
+    assert (erin.cash, erin.equity, erin.initial_margin) == (
+        usd("149.725"),
+        usd("199.725"),
+        usd(55),
+    )
+    assert erin.available == usd("94.725")
+    v.refuse(
+        Withdraw("erin", "USDC", usd("94.725") + 1), ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+    )
+    v.accept(Withdraw("erin", "USDC", usd("94.725")))
+    v.engine.check_invariants()
+
+
+ONE_BTC = 1_000
+"""BTC-PERP lots in one BTC."""
+NO_BREAKER = EngineConfig(rate_limit_messages=0, circuit_breaker_bps=0)
+"""Default rules but the circuit breaker, so that one update may move BTC 15 %."""
+
+
+def test_gains_withdrawn_then_lost_would_be_bad_debt_so_they_cannot_be_withdrawn() -> None:
+    """The Mango Markets pattern. A trader deposits 11,000 USDC, buys 1 BTC at 100,000
+    (50 of taker fee) and the index rises 10 %. Counting the 10,000 of gain, equity
+    20,950 less 9,900 still covers the 11,000 of initial margin; but that would leave
+    1,050 of cash, and a fall to 93,000 then leaves equity at 1,050 - 7,000 = -5,950:
+    bad debt. Without the gain, 10,950 does not cover 11,000: nothing can go out."""
+    v = opened(("mango", usd(11_000)), ("maker", FUNDS), config=NO_BREAKER)
+    cross(v, "mango", "maker", ONE_BTC, 100_000)
+    v.index(110_000)
+    mango = v.view("mango")
+    assert (mango.cash, mango.equity, mango.initial_margin, mango.available) == (
+        usd(10_950),
+        usd(20_950),
+        usd(11_000),
+        0,
+    )
+    assert mango.equity - usd(9_900) >= mango.initial_margin  # enough, with the gain
+    gains = ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+    v.refuse(Withdraw("mango", "USDC", usd(9_900)), gains)
+    v.refuse(Transfer("mango", "maker", "USDC", usd(9_900)), gains)
+    v.refuse(Withdraw("mango", "USDC", 1), gains)
+    # The fall: the cash that stayed carries the loss. Equity 10,950 - 7,000 is below
+    # maintenance (4,650), a margin call that closes at nobody else's expense.
+    v.index(93_000)
+    mango = v.view("mango")
+    assert (mango.cash, mango.equity, mango.in_margin_call) == (usd(10_950), usd(3_950), True)
+    v.accept(Liquidate("mango"))
+    mango = v.view("mango")
+    assert mango.positions == [] and mango.cash >= 0
+    assert v.engine.totals()["socialized"] == 0
+    v.engine.check_invariants()
+
+
+def test_a_large_withdrawal_is_held_to_the_rule_when_requested_and_paid_as_it_stands() -> None:
+    """A withdrawal above `large_withdrawal_units` leaves the balance when requested, so
+    the request is where the rule applies; governance paying it later moves nothing
+    more out of the account."""
+    config = EngineConfig(rate_limit_messages=0, large_withdrawal_units=usd(5_000))
+    v = opened(("mango", usd(11_000)), ("maker", FUNDS), config=config)
+    cross(v, "mango", "maker", ONE_BTC, 100_000)
+    v.index(110_000)
+    gains = ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+    v.refuse(Withdraw("mango", "USDC", usd(9_900)), gains)
+    # 20,000 more: 30,950 without the gain covers the 11,000 with 19,950 to spare.
+    v.accept(Deposit("mango", "USDC", usd(20_000)))
+    assert v.view("mango").available == usd(19_950)
+    v.refuse(Withdraw("mango", "USDC", usd(19_950) + 1), gains)
+    (requested,) = v.accept(Withdraw("mango", "USDC", usd(19_950)))
+    assert isinstance(requested, WithdrawalRequested)
+    assert requested == WithdrawalRequested(v.seq, "mango", "USDC", usd(19_950), usd(11_000))
+    held = v.view("mango")
+    assert held.available == 0
+    (proposal_opened,) = v.accept(Propose(ApproveWithdrawal(requested.request_id)))
+    assert isinstance(proposal_opened, ProposalOpened)
+    proposal_id = proposal_opened.proposal_id
+    assert isinstance(v.apply(Approve(proposal_id), by="gov-b"), Accepted)
+    v.now_ns += 86_400 * 10**9  # the timelock
+    paid = v.accept(ExecuteProposal(proposal_id))
+    assert Withdrawn("mango", "USDC", usd(19_950), usd(11_000)) in paid
+    assert v.view("mango") == held
+    v.engine.check_invariants()
+
+
+def test_a_gain_on_one_position_never_offsets_a_loss_on_another() -> None:
+    """hedge is long 10 BTC-PERP and short 10 of the December future, both from 100,000:
+    flat in BTC. At 110,000 the perpetual is 100 up and the future 100 down. The loss
+    counts and the gain does not, position by position, so 100 less is free than if
+    the two were netted."""
+    v = opened(("hedge", usd(1_000)), ("maker", FUNDS))
+    cross(v, "hedge", "maker", 10, 100_000)  # hedge takes: 0.5 of fee
+    cross(v, "maker", "hedge", 10, 100_000, FUTURE)  # hedge rests: no maker fee
+    v.index(110_000)
+    hedge = v.view("hedge")
+    # Initial margin 10 % of 1,100 on each leg (standard margin offsets nothing).
+    assert (hedge.cash, hedge.equity, hedge.initial_margin) == (
+        usd("999.5"),
+        usd("999.5"),
+        usd(220),
+    )
+    assert hedge.available == usd("679.5")  # 999.5 - 100 of gain - 220
+    v.refuse(
+        Withdraw("hedge", "USDC", usd("679.5") + 1), ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+    )
+    v.accept(Withdraw("hedge", "USDC", usd("679.5")))
+    v.engine.check_invariants()
+
+
+def test_option_gains_are_not_cash_and_a_long_options_value_is_not_counted_twice() -> None:
+    """writer sells the 100,000 call at 5,000 (50 USD a lot, as maker: no fee) to holder
+    (standard margin) and pm (portfolio margin), one lot each, 50.015 paid with the
+    3 bps taker fee out of 60 deposited."""
+    v = opened(("holder", usd(60)), ("pm", usd(60)), ("writer", usd(1_000)))
+    v.index(100_000, ATM_AT_5000, **{ATM_CALL: 5_000})
+    v.accept(SetMarginMode("pm", MarginMode.PORTFOLIO))
+    for buyer in ("holder", "pm"):
+        cross(v, buyer, "writer", 1, 5_000, ATM_CALL)
+    gains = ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+    # At 104,000 the call marks 7,345: a lot is worth 73.45, 23.45 above its price.
+    v.index(104_000, **{ATM_CALL: 7_345})
+    holder, pm = v.view("holder"), v.view("pm")
+    assert holder.cash == pm.cash == usd("9.985")
+    assert holder.equity == pm.equity == usd("9.985") + usd("73.45")
+    # Standard margin charges a long option its whole value, so its gain pays for
+    # nothing already: the cash stays free.
+    assert (holder.initial_margin, holder.available) == (usd("73.45"), usd("9.985"))
+    v.accept(Withdraw("holder", "USDC", usd("9.985")))
+    # Portfolio margin charges only the worst scenario loss, so the option's value
+    # lends margin: counting the gain, the whole cash would be free; without it none.
+    assert pm.equity - pm.initial_margin > pm.cash
+    assert pm.equity - usd("23.45") < pm.initial_margin and pm.available == 0
+    v.refuse(Withdraw("pm", "USDC", usd("9.985")), gains)
+    v.refuse(Withdraw("pm", "USDC", 1), gains)
+    # At 97,000 the call marks 3,570: the writer's two short lots are worth 71.40
+    # against the 100 it received, a gain of 28.60 that stays in the account.
+    v.index(97_000, **{ATM_CALL: 3_570})
+    writer = v.view("writer")
+    assert (writer.cash, writer.equity) == (usd(1_100), usd("1028.6"))
+    assert writer.available == writer.equity - usd("28.6") - writer.initial_margin
+    v.refuse(Withdraw("writer", "USDC", writer.available + 1), gains)
+    v.accept(Withdraw("writer", "USDC", writer.available))
     v.engine.check_invariants()
 
 

@@ -520,6 +520,7 @@ def test_switching_modes_is_accepted_or_refused_by_the_new_initial_margin() -> N
     v.trade("carol", "bob", FUTURE, -20)
     refusal = v.refuse(SetMarginMode("carol", MarginMode.PORTFOLIO), ErrorCode.INSUFFICIENT_MARGIN)
     assert "portfolio initial margin" in refusal.message
+    assert refusal.message.endswith(" USDC") and "USDC is below" in refusal.message
     assert v.state().accounts["carol"].risk_vectors == {}
     # A hedged book in portfolio mode may be refused the way back to standard: long
     # a call, short futures and puts needs about 160 USD portfolio, 520 standard.

@@ -17,7 +17,6 @@ import clearhouse.auth
 import clearhouse.core
 
 CORE_API = [
-    "GENESIS_HEAD",
     "Accepted",
     "AccountFunded",
     "AccountOpened",

@@ -36,7 +36,9 @@ Checked after every step:
   a SettleExpiry is never refused for want of a settlement price (an index price is
   in force from the first step) and a due FundingTick never as not due;
 - the socialized loss total never decreases; the insurance fund's cash never goes
-  below zero;
+  below zero, nor its equity outside a margin call (which the keeper's passes end);
+- a withdrawal is accepted exactly when the account's `available` (cash, and equity
+  less every position's unrealized gain less initial margin) allows it;
 - a settled instrument has no open interest, no order and no holder;
 - every few steps the engine is snapshotted and restored: the restored engine has
   the same digest, and the next transaction applied to both gives the same outcome
@@ -382,7 +384,19 @@ class RiskMachine(RuleBasedStateMachine):
 
     @rule(account=st.sampled_from(TRADERS), amount=st.sampled_from([100, 1_000, 10_000]))
     def withdraw(self, account: str, amount: int) -> None:
-        self.send(Withdraw(account, "USDC", amount * USD))
+        """Accepted exactly when the account's `available` allows it: its cash, and its
+        equity less every position's unrealized gain less initial margin."""
+        view = self.engine.account(account)
+        assert view is not None
+        outcome = self.send(Withdraw(account, "USDC", amount * USD))
+        assert isinstance(outcome, Accepted) == (amount * USD <= view.available), (
+            f"withdrawing {amount * USD} with {view.available} available: {outcome}"
+        )
+        if (
+            isinstance(outcome, Rejected)
+            and outcome.code is ErrorCode.UNREALIZED_GAINS_NOT_WITHDRAWABLE
+        ):
+            event("withdrawal refused: only unrealized gains would cover it")
 
     # -- trading -------------------------------------------------------------------
 
@@ -740,6 +754,13 @@ class RiskMachine(RuleBasedStateMachine):
         assert totals["socialized"] >= self.socialized, "socialized loss went down"
         self.socialized = totals["socialized"]
         assert totals["insurance_fund"] >= 0, f"insurance fund cash {totals['insurance_fund']}"
+        fund = engine.account(INSURANCE)
+        if fund is not None:
+            # Never silently negative: below zero, its margin call is open (and the
+            # keeper's next pass liquidates it).
+            assert fund.equity >= 0 or fund.in_margin_call, f"insurance fund equity {fund.equity}"
+            if fund.in_margin_call:
+                event("the insurance fund in a margin call")
         state = engine.canonical_state()
         settled = {row[0] for row in state["market_risk"] if row[9]}
         for instrument, _, long_interest, short_interest, bids, asks in state["markets"]:

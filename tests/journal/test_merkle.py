@@ -533,6 +533,29 @@ def test_proofs_for_arguments_that_have_none_raise() -> None:
         empty.consistency_proof(0)
 
 
+def test_the_verifiers_take_only_32_byte_hashes() -> None:
+    """RFC 9162 section 4: a shorter or longer byte string is never a hash, even where
+    the algorithm would never look at it (a size-1 tree, equal sizes)."""
+    assert not verify_inclusion(b"abc", 0, 1, [], b"abc")
+    assert not verify_consistency(3, 3, b"", b"", [])
+    tree = full_tree()
+    proof, root = tree.inclusion_proof(4, 5), tree.root(5)
+    assert verify_inclusion(LEAVES[4], 4, 5, proof, root)
+    cproof = tree.consistency_proof(3, 7)
+    assert verify_consistency(3, 7, tree.root(3), tree.root(7), cproof)
+    for wrong in (b"", LEAVES[4][:31], LEAVES[4] + b"\x00", "a" * 32):
+        assert not verify_inclusion(wrong, 4, 5, proof, root)  # type: ignore[arg-type]
+        assert not verify_inclusion(LEAVES[4], 4, 5, proof, wrong)  # type: ignore[arg-type]
+        assert not verify_inclusion(LEAVES[4], 4, 5, [*proof[:-1], wrong], root)  # type: ignore[list-item]
+        assert not verify_inclusion(wrong, 0, 1, [], wrong)  # type: ignore[arg-type]
+        assert not verify_consistency(3, 7, wrong, tree.root(7), cproof)  # type: ignore[arg-type]
+        assert not verify_consistency(3, 7, tree.root(3), wrong, cproof)  # type: ignore[arg-type]
+        assert not verify_consistency(3, 7, tree.root(3), tree.root(7), [wrong, *cproof[1:]])  # type: ignore[list-item]
+        assert not verify_consistency(5, 5, wrong, wrong, [])  # type: ignore[arg-type]
+    # A 32-byte leaf hash is the root of the tree of that one leaf.
+    assert verify_inclusion(LEAVES[0], 0, 1, [], LEAVES[0])
+
+
 def test_a_leaf_hash_must_be_32_bytes() -> None:
     tree = MerkleTree()
     for wrong in (b"", b"x" * 31, b"x" * 33):

@@ -61,6 +61,8 @@ DECODING_CODES = frozenset(
         E.MISSING_FIELD,
         E.UNKNOWN_FIELD,
         E.INVALID_VALUE,
+        E.VALUE_OUT_OF_RANGE,  # a length byte flipped: a signer or signature too long
+        E.NESTING_TOO_DEEP,
     }
 )
 AUTHENTICATION_CODES = frozenset(

@@ -1,0 +1,60 @@
+"""Amounts and prices as people read them: one pure formatter for the core and the shell.
+
+The core counts collateral in the settlement asset's smallest unit and the wire
+carries prices in those units per whole unit of underlying (`numbers.py`). People
+read neither: `format_units(11_000_000_000, 6)` is "11,000.00", and
+`format_amount(11_000_000_000, 6, "USDC")` is "11,000.00 USDC".
+
+A figure keeps two decimals (cents), and more only when its smallest units need
+them, so nothing is ever rounded away: `format_units(1_234_567, 6)` is "1.234567".
+Only integers and strings are used, so a rejection message that quotes an amount is
+the same on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from clearhouse.core.instruments import Instrument
+
+DECIMALS_SHOWN_MIN: Final = 2
+"""Decimals always shown (cents), when the asset has that many."""
+
+
+def format_units(units: int, decimals: int) -> str:
+    """`units` of an asset with `decimals` decimals, e.g. "-1,250.50", never rounded."""
+    sign = "-" if units < 0 else ""
+    whole, fraction = divmod(abs(units), 10**decimals)
+    if decimals == 0:
+        return f"{sign}{whole:,}"
+    digits = f"{fraction:0{decimals}d}".rstrip("0")
+    shown = min(decimals, DECIMALS_SHOWN_MIN)
+    if len(digits) < shown:
+        digits += "0" * (shown - len(digits))
+    return f"{sign}{whole:,}.{digits}"
+
+
+def format_amount(units: int, decimals: int, asset: str) -> str:
+    """An amount of collateral with its asset, e.g. "11,000.00 USDC"."""
+    return f"{format_units(units, decimals)} {asset}"
+
+
+def format_price(units: int, spec: Instrument) -> str:
+    """A price of `spec` (settlement units per whole underlying) in its quote currency,
+    e.g. "100,000.00"."""
+    return format_units(units, spec.settlement_decimals)
+
+
+def format_collateral(units: int, spec: Instrument) -> str:
+    """An amount of the asset `spec` settles in, e.g. "11,000.00 USDC"."""
+    return format_amount(units, spec.settlement_decimals, spec.settlement_asset)
+
+
+def settlement_decimals(instruments: Iterable[Instrument], asset: str) -> int | None:
+    """The decimals of `asset` as the instruments that settle in it state them; None
+    if none does."""
+    for spec in instruments:
+        if spec.settlement_asset == asset:
+            return spec.settlement_decimals
+    return None

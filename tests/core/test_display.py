@@ -1,0 +1,101 @@
+"""Amounts and prices as people read them: the shared formatter, and the rejection
+messages of the core that quote amounts or prices."""
+
+from __future__ import annotations
+
+import pytest
+
+from clearhouse.core import Deposit, ErrorCode, PlaceOrder, Rejected, Side, TimeInForce
+from clearhouse.core.catalogue import default_catalogue
+from clearhouse.core.display import (
+    format_amount,
+    format_collateral,
+    format_price,
+    format_units,
+    settlement_decimals,
+)
+from clearhouse.testing import TestVenue, standard_genesis
+
+USD = 10**6
+PERP = next(spec for spec in default_catalogue() if spec.id == "BTC-PERP")
+
+
+@pytest.mark.parametrize(
+    ("units", "decimals", "text"),
+    [
+        (11_000 * USD, 6, "11,000.00"),
+        (100_000 * USD, 6, "100,000.00"),
+        (0, 6, "0.00"),
+        (1, 6, "0.000001"),
+        (1_234_567, 6, "1.234567"),
+        (49_871_998_500, 6, "49,871.9985"),  # never rounded away
+        (-5_950 * USD, 6, "-5,950.00"),
+        (-1, 6, "-0.000001"),
+        (1_234_567, 0, "1,234,567"),
+        (15, 1, "1.5"),
+        (10, 1, "1.0"),
+        (10**18 + 5, 18, "1.000000000000000005"),
+    ],
+)
+def test_format_units_groups_thousands_and_keeps_every_digit(
+    units: int, decimals: int, text: str
+) -> None:
+    assert format_units(units, decimals) == text
+
+
+def test_amounts_name_their_asset_and_prices_read_in_the_quote_currency() -> None:
+    assert format_amount(11_000 * USD, 6, "USDC") == "11,000.00 USDC"
+    assert format_collateral(11_000 * USD, PERP) == "11,000.00 USDC"
+    assert format_price(100_000 * USD, PERP) == "100,000.00"
+    assert settlement_decimals(default_catalogue(), "USDC") == 6
+    assert settlement_decimals(default_catalogue(), "USDT") is None
+
+
+def _venue() -> TestVenue:
+    venue = TestVenue(standard_genesis(["alice", "bob"]))
+    venue.apply(Deposit("alice", "USDC", 10_000 * USD))
+    venue.apply(Deposit("bob", "USDC", 10_000 * USD))
+    venue.oracle("BTC-USD", 100_000 * USD)
+    return venue
+
+
+def _refusal(venue: TestVenue, payload: PlaceOrder, code: ErrorCode) -> str:
+    outcome = venue.apply(payload)
+    assert isinstance(outcome, Rejected), outcome
+    assert outcome.code == code, outcome.message
+    return outcome.message
+
+
+def test_price_refusals_quote_prices_in_the_quote_currency() -> None:
+    venue = _venue()
+    off_tick = PlaceOrder("alice", "BTC-PERP", Side.BUY, 1, price=100_000 * USD + 1)
+    assert _refusal(venue, off_tick, ErrorCode.PRICE_OFF_TICK) == (
+        "price 100,000.000001 is not a multiple of the tick size 0.50"
+    )
+    too_large = PlaceOrder("alice", "BTC-PERP", Side.BUY, 1, price=10**13 + PERP.tick_size)
+    assert _refusal(venue, too_large, ErrorCode.PRICE_TOO_LARGE) == (
+        "price 10,000,000.50 exceeds the largest price 10,000,000.00"
+    )
+    far = PlaceOrder("alice", "BTC-PERP", Side.BUY, 1, price=150_000 * USD)
+    assert _refusal(venue, far, ErrorCode.PRICE_OUTSIDE_BAND) == (
+        "price 150,000.00 is outside the band 90,000.00..110,000.00"
+    )
+
+
+def test_the_margin_refusal_quotes_equity_fee_and_margin_in_usdc() -> None:
+    venue = _venue()
+    big = PlaceOrder(
+        "alice", "BTC-PERP", Side.BUY, 5_000, price=100_000 * USD, time_in_force=TimeInForce.IOC
+    )
+    message = _refusal(venue, big, ErrorCode.INSUFFICIENT_MARGIN)
+    assert message == (
+        "equity 10,000.00 USDC less worst-case fee 250.00 USDC is below initial margin "
+        "50,000.00 USDC after this order"
+    )
+
+
+def test_an_oracle_price_beyond_the_bound_is_quoted_in_the_quote_currency() -> None:
+    venue = _venue()
+    outcome = venue.oracle("BTC-USD", 10**13 + 1)
+    assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.PRICE_TOO_LARGE
+    assert outcome.message == "price 10,000,000.000001 exceeds the largest price 10,000,000.00"
