@@ -118,7 +118,7 @@ def demo(
     from clearhouse.demo import DemoError, run_demo
 
     try:
-        run_demo(Console(width=120), journal)
+        run_demo(Console(width=132), journal)
     except DemoError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -26,6 +26,7 @@ from clearhouse.core import (
     Depth,
     Engine,
     ExpiryQuote,
+    Genesis,
     LiquidationStarted,
     MarkView,
     OracleUpdate,
@@ -179,6 +180,20 @@ def _check_new(path: Path) -> None:
         )
 
 
+def _open_journal(
+    path: Path, genesis: Genesis, signing: TestVenue, checkpoint_every: int = 10_000
+) -> Journal:
+    """The demo's journal, signed by the demo operator, on the script's clock."""
+    return Journal(
+        SqliteJournal(path),
+        genesis,
+        signer_for(OPERATOR),
+        OPERATOR,
+        clock=lambda: signing.now_ns,
+        checkpoint_every=checkpoint_every,
+    )
+
+
 def run_demo(console: Console | None = None, journal_path: Path | None = None) -> Engine:
     """Run the scripted session into a new journal (see `claim_journal_path`), which is
     kept; raises DemoError, before writing anything, if the path cannot be used."""
@@ -186,14 +201,7 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
     path = claim_journal_path(journal_path)
     genesis = standard_genesis(["trader", "degen"], market_makers=["maker-a", "maker-b"])
     signing = TestVenue(genesis)  # holds the demo keys and their nonces
-    journal = Journal(
-        SqliteJournal(path),
-        genesis,
-        signer_for(OPERATOR),
-        OPERATOR,
-        clock=lambda: signing.now_ns,
-        checkpoint_every=8,
-    )
+    journal = _open_journal(path, genesis, signing, checkpoint_every=8)
     console.rule("clearhouse demo: one BTC-PERP session, journaled to SQLite")
     console.print(
         f"venue {genesis.venue_id}: {len(genesis.keys)} keys in genesis (demo keys derived "
@@ -232,13 +240,7 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
     digest, head = engine.digest(), engine.chain_head
     operator_key = journal.verifier().verifier_string()
     journal.close()
-    reopened = Journal(
-        SqliteJournal(path),
-        genesis,
-        signer_for(OPERATOR),
-        OPERATOR,
-        clock=lambda: signing.now_ns,
-    )
+    reopened = _open_journal(path, genesis, signing)
     same = reopened.engine.digest() == digest and reopened.engine.chain_head == head
     console.print(
         f"reopened {path}: recovered {reopened.engine.seq} entries by re-executing "
