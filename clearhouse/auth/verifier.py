@@ -6,7 +6,11 @@ processes. The rule set is the one in `clearhouse.auth.ed25519`, applied by the
 same function in every worker and in-process, so the pool and `verify_transaction`
 agree by construction (and a test keeps them agreeing).
 
-How a batch travels: the parent builds each transaction's signed message
+How a batch travels. From the sequencer and on recovery the parent already holds
+each transaction's canonical bytes (what the journal records), so it sends those:
+a worker decodes them, builds the signed message and verifies (`submit_encoded`,
+`verify_encoded_batch`); the parent's share of the work is a slice of a list.
+Handed transaction objects instead (`verify_batch`), the parent builds each transaction's signed message
 (`signing_bytes`, a msgpack encode, about a microsecond) and sends workers plain
 `(public key, message, signature)` byte triples, a chunk at a time, so no
 transaction object is pickled and the per-chunk IPC cost is spread over
@@ -18,11 +22,13 @@ transaction.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from types import TracebackType
 from typing import Final
+
+import msgspec
 
 from clearhouse.auth.ed25519 import verify
 from clearhouse.auth.signing import _signing_bytes, venue_domain
@@ -60,6 +66,25 @@ def _verify_triples(triples: list[_Triple]) -> bytes:
     return bytes(
         [verify(public_key, message, signature) for public_key, message, signature in triples]
     )
+
+
+_tx_decoder = msgspec.msgpack.Decoder(Transaction)
+
+
+def verify_encoded(domain: bytes, blobs: Sequence[bytes]) -> bytes:
+    """One verdict byte per transaction given as its canonical bytes (1 valid, 0 not);
+    bytes that do not decode to a transaction carry no valid signature.
+
+    `domain` is `venue_domain(venue_id)`. The verdict is the one `verify_transaction`
+    gives the decoded transaction, which is what the journal records and replays."""
+    verdicts = bytearray(len(blobs))
+    for index, blob in enumerate(blobs):
+        try:
+            tx = _tx_decoder.decode(blob)
+        except msgspec.MsgspecError:
+            continue
+        verdicts[index] = verify(*_triple(domain, tx))
+    return bytes(verdicts)
 
 
 def _ready() -> int:
@@ -121,6 +146,22 @@ class VerifierPool:
             verdicts.extend(byte == 1 for byte in future.result())
         return verdicts
 
+    def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]:
+        """Start verifying canonical transaction bytes on the workers and return at
+        once; calling the result waits for the verdicts, one byte each (as
+        `verify_encoded`). `domain` is `venue_domain(venue_id)`."""
+        executor = self._require_open()
+        size = self.chunk_size(len(blobs))
+        futures = [
+            executor.submit(verify_encoded, domain, blobs[start : start + size])
+            for start in range(0, len(blobs), size)
+        ]
+
+        def verdicts() -> bytes:
+            return b"".join(future.result() for future in futures)
+
+        return verdicts
+
     def close(self) -> None:
         """Stop the workers, waiting for any batch in flight. Safe to call twice."""
         if self._executor is not None:
@@ -146,6 +187,17 @@ class VerifierPool:
     def __repr__(self) -> str:
         state = "closed" if self._executor is None else "open"
         return f"VerifierPool(workers={self.workers}, {state})"
+
+
+def verify_encoded_batch(
+    venue_id: str, blobs: Sequence[bytes], pool: VerifierPool | None = None
+) -> list[bool]:
+    """One verdict per canonical transaction: on the pool when given, else here."""
+    domain = venue_domain(venue_id)
+    verdicts = (
+        verify_encoded(domain, blobs) if pool is None else pool.submit_encoded(domain, blobs)()
+    )
+    return [byte == 1 for byte in verdicts]
 
 
 def verify_transactions(

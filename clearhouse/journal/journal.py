@@ -23,13 +23,14 @@ head compared with what was recorded; a difference refuses to start.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
 import msgspec
 
 from clearhouse.auth.signing import Signer
-from clearhouse.auth.verifier import VerifierPool, verify_transactions
+from clearhouse.auth.verifier import VerifierPool, verify_encoded_batch, verify_transactions
 from clearhouse.core import (
     Engine,
     Genesis,
@@ -51,9 +52,13 @@ from clearhouse.journal.checkpoint import (
 )
 from clearhouse.journal.entry import JournalEntry, entry_bytes
 from clearhouse.journal.merkle import MerkleTree, verify_consistency
-from clearhouse.journal.store import JournalStore, PersistedHashStore
+from clearhouse.journal.store import JournalStore, Node, PersistedHashStore
 
 Clock = Callable[[], int]
+
+Admitted = tuple[bytes, Transaction] | Rejection
+"""A transaction as the record will hold it (its canonical bytes, and what they
+decode to), or why it cannot be recorded: what `canonical_transaction` returns."""
 
 
 class JournalError(RuntimeError):
@@ -117,8 +122,14 @@ class Journal:
         self._check_genesis()
         self._hashes = PersistedHashStore(store.nodes())
         self.tree = MerkleTree(self._hashes)
+        self.lock = threading.RLock()
+        """Held while the engine or the tree changes; hold it to read either from
+        another thread while a sequencer runs."""
         self.engine = self._recover()
         self._last_ns = self.engine.timestamp_ns
+        self.durable_seq = self.engine.seq
+        """The last sequence number whose entry is durable."""
+        self._durable_ns = self._last_ns
         self._since_snapshot = self.engine.seq - self._snapshot_seq
         self._since_checkpoint = self.engine.seq - self._last_checkpoint_size()
         self.checkpoints = CheckpointSigner(
@@ -192,14 +203,19 @@ class Journal:
         if not entries:
             return
         txs = [_tx_decoder.decode(entry.tx) for entry in entries]
-        verdicts = self._verify(txs)
+        verdicts = self._verify([(entry.tx, tx) for entry, tx in zip(entries, txs, strict=True)])
         for entry, tx, signature_valid in zip(entries, txs, verdicts, strict=True):
             outcome = engine.apply(Sequenced(entry.seq, entry.timestamp_ns, tx), signature_valid)
             if encode(outcome) != entry.outcome or engine.chain_head != entry.chain_head:
                 raise JournalError(f"entry {entry.seq} does not re-execute to its recorded outcome")
 
-    def _verify(self, txs: Sequence[Transaction]) -> list[bool]:
-        return verify_transactions(self.genesis.venue_id, txs, self._pool)
+    def _verify(self, recordable: Sequence[tuple[bytes, Transaction]]) -> list[bool]:
+        """Verdicts on the pool from the canonical bytes (the workers decode them and
+        build the signed messages), or here from the decoded transactions."""
+        if self._pool is None:
+            return verify_transactions(self.genesis.venue_id, [tx for _, tx in recordable])
+        blobs = [data for data, _ in recordable]
+        return verify_encoded_batch(self.genesis.venue_id, blobs, self._pool)
 
     # -- the write path --------------------------------------------------------------
 
@@ -210,67 +226,126 @@ class Journal:
         (`Receipt.journaled`) and the rest of the batch goes on. Raises JournalError
         only for a fault: a failed write or an engine fault stops the journal.
         """
-        if self._failed is not None:
-            raise JournalError(f"journal stopped: {self._failed}")
+        self._check_running()
         # 0. admit
         admitted = [canonical_transaction(tx) for tx in txs]
-        recordable = [item for item in admitted if not isinstance(item, Rejection)]
         # 1. verify: the engine has not moved yet, so a failing pool stops nothing
-        verdicts = iter(self._verify([tx for _, tx in recordable]))
-        engine = self.engine
-        first = engine.seq + 1
-        entries: list[JournalEntry] = []
-        receipts: list[Receipt] = []
+        verdicts = self._verify([item for item in admitted if not isinstance(item, Rejection)])
+        # 2. sequence, 3. apply
+        staged = self.stage(admitted, verdicts)
+        # 4. append
+        self.commit([staged])
+        # 5. receipt
+        return staged.receipts
+
+    def stage(self, admitted: Sequence[Admitted], verdicts: Sequence[bool]) -> Staged:
+        """Sequence and apply admitted transactions (steps 2 and 3) and add their
+        entries to the tree; nothing is durable until `commit`. `verdicts` holds one
+        signature verdict per admitted transaction that is not a Rejection.
+
+        The engine and the tree run ahead of the record from here until the commit,
+        so any failure stops the journal. Holds `lock` while it runs.
+        """
+        recordable = sum(1 for item in admitted if not isinstance(item, Rejection))
+        if len(verdicts) != recordable:
+            raise ValueError(f"{len(verdicts)} verdicts for {recordable} recordable transactions")
+        with self.lock:
+            self._check_running()
+            engine = self.engine
+            first = engine.seq + 1
+            entries: list[JournalEntry] = []
+            receipts: list[Receipt] = []
+            verdict = iter(verdicts)
+            try:
+                for item in admitted:
+                    if isinstance(item, Rejection):
+                        receipts.append(_unrecorded(item))
+                        continue
+                    data, tx = item
+                    # 2. sequence
+                    now = max(self._clock(), self._last_ns)
+                    self._last_ns = now
+                    seq = engine.seq + 1
+                    # 3. apply
+                    outcome = engine.apply(Sequenced(seq, now, tx), next(verdict))
+                    entry = JournalEntry(seq, now, data, encode(outcome), engine.chain_head)
+                    leaf = self.tree.append(entry_bytes(entry))
+                    entries.append(entry)
+                    receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
+                snapshot = self._snapshot_if_due(len(entries))
+            except BaseException as exc:
+                self._hashes.discard_pending()
+                self.stop(f"batch from seq {first} not applied: {type(exc).__name__}: {exc}")
+                if isinstance(exc, Exception):
+                    raise JournalError(self._failed) from exc
+                raise
+            return Staged(entries, self._hashes.take_pending(), receipts, snapshot)
+
+    def commit(self, batches: Sequence[Staged]) -> None:
+        """Step 4: the entries and tree nodes of staged batches, in the order they were
+        staged, in one durable transaction (the group commit), then any snapshot they
+        carry and a checkpoint when one is due. A failed write stops the journal."""
+        self._check_running()
+        entries = [entry for batch in batches for entry in batch.entries]
+        if not entries:
+            return
+        first = entries[0].seq
         try:
-            for item in admitted:
-                if isinstance(item, Rejection):
-                    receipts.append(_unrecorded(item))
-                    continue
-                data, tx = item
-                # 2. sequence
-                now = max(self._clock(), self._last_ns)
-                self._last_ns = now
-                seq = engine.seq + 1
-                # 3. apply
-                outcome = engine.apply(Sequenced(seq, now, tx), next(verdicts))
-                entry = JournalEntry(seq, now, data, encode(outcome), engine.chain_head)
-                leaf = self.tree.append(entry_bytes(entry))
-                entries.append(entry)
-                receipts.append(Receipt(seq, leaf, outcome, entry.chain_head))
-            # 4. append: one durable commit for the batch
-            self.store.append(entries, self._hashes.take_pending())
+            nodes = [node for batch in batches for node in batch.nodes]
+            self.store.append(entries, nodes)
+            self.durable_seq = entries[-1].seq
+            self._durable_ns = entries[-1].timestamp_ns
+            for batch in batches:
+                if batch.snapshot is not None:
+                    self.store.save_snapshot(*batch.snapshot)
+            self._since_checkpoint += len(entries)
+            if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+                self.checkpoint()
         except BaseException as exc:
-            # Failing once the engine may have moved leaves it ahead of the record:
-            # stop, and let the next start recover from the record. What can fail
-            # here is the store or the engine (a bug), never a transaction's content.
-            self._hashes.discard_pending()
-            self._failed = f"batch from seq {first} not recorded: {type(exc).__name__}: {exc}"
+            self.stop(f"batch from seq {first} not recorded: {type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):
                 raise JournalError(self._failed) from exc
             raise
-        self._after_commit(len(entries))
-        # 5. receipt
-        return receipts
 
-    def _after_commit(self, count: int) -> None:
+    def stop(self, reason: str) -> None:
+        """Refuse every later write: the engine may be ahead of the record, and the
+        next start recovers from the record. The first reason given is kept."""
+        if self._failed is None:
+            self._failed = reason
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the journal stopped, or None while it runs."""
+        return self._failed
+
+    def _check_running(self) -> None:
+        if self._failed is not None:
+            raise JournalError(f"journal stopped: {self._failed}")
+
+    def _snapshot_if_due(self, count: int) -> tuple[int, bytes] | None:
         self._since_snapshot += count
-        self._since_checkpoint += count
-        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
-            self.snapshot()
-        if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
-            self.checkpoint()
+        if not self.snapshot_every or self._since_snapshot < self.snapshot_every:
+            return None
+        self._since_snapshot = 0
+        return self.engine.seq, snapshot_blob(self.engine)
 
     def snapshot(self) -> int:
-        """Store the state digest and the snapshot; recovery checks one against the other."""
-        self.store.save_snapshot(self.engine.seq, snapshot_blob(self.engine))
-        self._since_snapshot = 0
-        return self.engine.seq
+        """Store the state digest and the snapshot now; recovery checks one against the
+        other. Only between batches: with a sequencer running, snapshots travel with
+        the batches they follow."""
+        with self.lock:
+            self.store.save_snapshot(self.engine.seq, snapshot_blob(self.engine))
+            self._since_snapshot = 0
+            return self.engine.seq
 
     def checkpoint(self) -> bytes:
-        """Sign and store a checkpoint of the tree as it is now."""
-        size = self.tree.size
-        cp = Checkpoint(self.origin, size, self.tree.root(size), (time_extension(self._last_ns),))
-        note = self.checkpoints.sign(cp)
+        """Sign and store a checkpoint of the tree as far as it is durable."""
+        with self.lock:
+            size = self.durable_seq
+            cp = Checkpoint(
+                self.origin, size, self.tree.root(size), (time_extension(self._durable_ns),)
+            )
+            note = self.checkpoints.sign(cp)
         self.store.save_checkpoint(size, note)
         self._since_checkpoint = 0
         return note
@@ -307,6 +382,26 @@ class Journal:
 
     def close(self) -> None:
         self.store.close()
+
+
+class Staged:
+    """A batch sequenced, applied and in the tree, durable only once committed."""
+
+    __slots__ = ("entries", "nodes", "receipts", "snapshot")
+
+    def __init__(
+        self,
+        entries: list[JournalEntry],
+        nodes: list[Node],
+        receipts: list[Receipt],
+        snapshot: tuple[int, bytes] | None,
+    ) -> None:
+        self.entries = entries
+        self.nodes = nodes
+        self.receipts = receipts
+        """One per admitted transaction, in order (unrecorded ones included)."""
+        self.snapshot = snapshot
+        """(seq, blob) of a snapshot taken after the batch, stored with it."""
 
 
 def _unrecorded(rejection: Rejection) -> Receipt:

@@ -2845,6 +2845,7 @@ def test_every_code_a_transaction_can_get_has_a_row() -> None:
         E.MESSAGE_TOO_LARGE,
         E.SEQUENCE_OUT_OF_ORDER,  # sequencing: the tests below
         E.TIMESTAMP_REGRESSED,
+        E.BUSY,  # the sequencer's back pressure: tests/sequencer/
         E.SIZE_OFF_LOT,  # reserved
         E.DEPTH_INVALID,  # a query, not a transaction
         E.INVARIANT_VIOLATION,  # a fault, never a rejection

@@ -439,6 +439,10 @@ def test_sections_stand_in_for_their_calls(source_orders: dict[str, list[str]]) 
 # -- returned by ---------------------------------------------------------------------
 
 
+SEQUENCER_CODES = {"BUSY"}
+"""Answered by clearhouse/sequencer/ before a transaction is sequenced."""
+
+
 def expand(source_orders: dict[str, list[str]], transaction: str) -> set[str]:
     """Every code a transaction's own checks can return, sections expanded (not the
     envelope's or authorization's, which every transaction shares)."""
@@ -466,5 +470,6 @@ def test_returned_by_matches_the_handlers(doc: str, source_orders: dict[str, lis
         actions = {a for a in ACTIONS if re.search(rf"\b{a}\b", returned_by)}
         assert actions == {a for a in ACTIONS if name in source_orders[a]}, f"{number} {name}"
         assert ("decoding" in returned_by) == (name in source_orders["decoding"]), name
-        anywhere = expected or name in source_orders["decoding"]
+        assert ("the sequencer" in returned_by) == (name in SEQUENCER_CODES), name
+        anywhere = expected or name in source_orders["decoding"] or name in SEQUENCER_CODES
         assert (returned_by == "none") == (not anywhere), f"{number} {name}: {returned_by!r}"

@@ -1,0 +1,10 @@
+"""The sequencer: the one place where arrival order enters.
+
+- `sequencer` runs the durable path as a pipeline of stages (admit, verify, apply,
+  commit, acknowledge) for many concurrent callers (`Sequencer`, `BATCH_TXS_MAX`,
+  `IN_FLIGHT_TXS_MAX`).
+"""
+
+from clearhouse.sequencer.sequencer import BATCH_TXS_MAX, IN_FLIGHT_TXS_MAX, Sequencer
+
+__all__ = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Sequencer"]

@@ -1,0 +1,310 @@
+"""The sequencer: the one place where arrival order enters.
+
+Many callers (threads, or asyncio tasks through `submit_async`) hand it signed
+transactions; each gets a future that resolves once its transaction is durable.
+A transaction travels through numbered stages, each on its own thread, so that
+signature verification (two thirds of an order's cost) overlaps everything else:
+
+    0. admit   `submit` counts it in flight, or answers BUSY at once when
+               `in_flight_txs_max` are already in flight: never a silent drop,
+               never an unbounded wait
+    1. verify  the verify stage takes everything admitted so far (up to
+               `batch_txs_max`), encodes each transaction once, and sends the
+               canonical bytes to the verifier pool, whose workers decode them,
+               build the signing bytes and check the signatures; it does not wait
+               for the verdicts, so batch N+1 is verified while batch N applies
+    2. apply   the apply stage waits for a batch's verdicts, then sequences and
+               applies it and appends its entries to the Merkle tree
+               (`Journal.stage`); the engine runs ahead of the record here,
+               and nobody sees its state before the commit but through the
+               journal's lock
+    3. commit  the commit stage writes everything applied since its last commit
+               in one durable transaction (group commit): while one fsync runs
+               the next batch forms, so a lone order waits for no company and a
+               flood rides large batches
+    4. ack     only now does each caller's future resolve with its receipt
+
+A transaction that the record cannot hold (`canonical_transaction`: a value the
+schema does not allow, an integer beyond 64 bits) gets a receipt that is not
+journaled, as does a BUSY answer; the rest of its batch goes on. A failed commit or an engine
+fault leaves the engine ahead of the record, so the sequencer stops (fail-stop):
+every transaction in flight fails with `JournalError`, nothing of it was
+acknowledged, and the next start recovers from the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Final
+
+from clearhouse.auth.signing import venue_domain
+from clearhouse.auth.verifier import VerifierPool, verify_encoded
+from clearhouse.core import ErrorCode, Rejected, Rejection, Transaction
+from clearhouse.core.codec import canonical_transaction
+from clearhouse.journal.journal import Admitted, Journal, JournalError, Receipt, Staged
+
+IN_FLIGHT_TXS_MAX: Final = 100_000
+"""Transactions admitted and not yet acknowledged, by default; one more is BUSY."""
+BATCH_TXS_MAX: Final = 4_096
+"""The most transactions the verify stage takes into one batch, by default."""
+VERIFIED_BATCHES_MAX: Final = 2
+"""Batches verified ahead of the apply stage: enough to overlap verification with
+applying, few enough that it does not run far ahead of the engine."""
+
+_Verdicts = Callable[[], bytes]
+
+
+class _Batch:
+    """Admitted transactions on their way from the verify to the apply stage."""
+
+    __slots__ = ("admitted", "futures", "verdicts")
+
+    def __init__(
+        self, futures: list[Future[Receipt]], admitted: list[Admitted], verdicts: _Verdicts
+    ) -> None:
+        self.futures = futures
+        self.admitted = admitted
+        self.verdicts = verdicts
+
+
+class Sequencer:
+    """Admits signed transactions from many callers and acknowledges them durably.
+
+    `start()` (or a `with` block) starts the stages; `close()` commits and
+    acknowledges everything admitted, then stops them. The journal's `lock`
+    guards its engine and tree: hold it to read either from another thread.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        pool: VerifierPool | None = None,
+        in_flight_txs_max: int = IN_FLIGHT_TXS_MAX,
+        batch_txs_max: int = BATCH_TXS_MAX,
+    ) -> None:
+        if in_flight_txs_max < 1 or batch_txs_max < 1:
+            raise ValueError("in_flight_txs_max and batch_txs_max must be positive")
+        self.journal = journal
+        self.in_flight_txs_max = in_flight_txs_max
+        self.batch_txs_max = batch_txs_max
+        self._pool = pool
+        self._domain = venue_domain(journal.genesis.venue_id)
+        # One lock for the hand-offs between stages, with a condition per queue.
+        self._lock = threading.Lock()
+        self._admitted_ready = threading.Condition(self._lock)
+        self._verified_ready = threading.Condition(self._lock)
+        self._verified_room = threading.Condition(self._lock)
+        self._staged_ready = threading.Condition(self._lock)
+        self._admitted: deque[tuple[Transaction, Future[Receipt]]] = deque()
+        self._verified: deque[_Batch | None] = deque()
+        self._staged: deque[tuple[Staged, list[Future[Receipt]]] | None] = deque()
+        self._in_flight = 0
+        self._outstanding: dict[int, Future[Receipt]] = {}
+        self._state = "new"
+        self._failed: str | None = None
+        self._threads = [
+            threading.Thread(target=self._run, args=(stage,), name=f"sequencer-{name}")
+            for name, stage in (
+                ("verify", self._verify_stage),
+                ("apply", self._apply_stage),
+                ("commit", self._commit_stage),
+            )
+        ]
+
+    # -- 0. admit ------------------------------------------------------------------
+
+    def submit(self, tx: Transaction) -> Future[Receipt]:
+        """A future of the transaction's receipt, resolved once it is durable.
+
+        Never blocks: with `in_flight_txs_max` transactions in flight the future is
+        already resolved, with a receipt that is not journaled and a BUSY outcome.
+        Raises JournalError unless the sequencer is running.
+        """
+        future: Future[Receipt] = Future()
+        future.set_running_or_notify_cancel()  # an admitted transaction cannot be recalled
+        with self._lock:
+            if self._state != "running":
+                reason = self._failed or f"the sequencer is {self._state}, not running"
+                raise JournalError(f"sequencer stopped: {reason}")
+            if self._in_flight >= self.in_flight_txs_max:
+                busy = f"{self._in_flight} transactions in flight, the most it admits; send again"
+                future.set_result(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
+                return future
+            self._in_flight += 1
+            self._outstanding[id(future)] = future
+            self._admitted.append((tx, future))
+            self._admitted_ready.notify()
+        return future
+
+    def submit_many(self, txs: Sequence[Transaction]) -> list[Future[Receipt]]:
+        return [self.submit(tx) for tx in txs]
+
+    async def submit_async(self, tx: Transaction) -> Receipt:
+        """`submit` for asyncio: awaits the durable receipt without blocking the loop."""
+        return await asyncio.wrap_future(self.submit(tx))
+
+    @property
+    def in_flight(self) -> int:
+        """Transactions admitted and not yet acknowledged."""
+        with self._lock:
+            return self._in_flight
+
+    # -- 1. verify -----------------------------------------------------------------
+
+    def _verify_stage(self) -> None:
+        while True:
+            with self._lock:
+                while not self._admitted and self._state == "running":
+                    self._admitted_ready.wait()
+                if self._failed is not None:
+                    return
+                if not self._admitted:  # closing, and everything admitted has gone on
+                    break
+                taken = [
+                    self._admitted.popleft()
+                    for _ in range(min(len(self._admitted), self.batch_txs_max))
+                ]
+            admitted = [canonical_transaction(tx) for tx, _ in taken]
+            blobs = [item[0] for item in admitted if not isinstance(item, Rejection)]
+            batch = _Batch(
+                [future for _, future in taken], admitted, self._start_verification(blobs)
+            )
+            with self._lock:
+                while len(self._verified) >= VERIFIED_BATCHES_MAX and self._failed is None:
+                    self._verified_room.wait()
+                if self._failed is not None:
+                    return
+                self._verified.append(batch)
+                self._verified_ready.notify()
+        with self._lock:
+            self._verified.append(None)
+            self._verified_ready.notify()
+
+    def _start_verification(self, blobs: list[bytes]) -> _Verdicts:
+        """Send a batch to the pool and return a wait for its verdicts (one byte each,
+        1 for a valid signature); with no pool, verify here and now."""
+        if self._pool is not None:
+            return self._pool.submit_encoded(self._domain, blobs)
+        verdicts = verify_encoded(self._domain, blobs)
+        return lambda: verdicts
+
+    # -- 2. apply ------------------------------------------------------------------
+
+    def _apply_stage(self) -> None:
+        while True:
+            with self._lock:
+                while not self._verified and self._failed is None:
+                    self._verified_ready.wait()
+                if self._failed is not None:
+                    return
+                batch = self._verified.popleft()
+                self._verified_room.notify()
+            if batch is None:
+                break
+            verdicts = [byte == 1 for byte in batch.verdicts()]
+            staged = self.journal.stage(batch.admitted, verdicts)
+            with self._lock:
+                self._staged.append((staged, batch.futures))
+                self._staged_ready.notify()
+        with self._lock:
+            self._staged.append(None)
+            self._staged_ready.notify()
+
+    # -- 3. commit, 4. ack -----------------------------------------------------------
+
+    def _commit_stage(self) -> None:
+        while True:
+            with self._lock:
+                while not self._staged and self._failed is None:
+                    self._staged_ready.wait()
+                if self._failed is not None:
+                    return
+                taken = list(self._staged)
+                self._staged.clear()
+            ready = [item for item in taken if item is not None]
+            # 3. commit: everything staged since the last commit, in one transaction
+            self.journal.commit([staged for staged, _ in ready])
+            # 4. ack
+            for staged, futures in ready:
+                for future, receipt in zip(futures, staged.receipts, strict=True):
+                    self._resolve(future, receipt)
+            if len(ready) < len(taken):  # the apply stage has ended
+                return
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> Sequencer:
+        with self._lock:
+            if self._state != "new":
+                raise RuntimeError(f"the sequencer is {self._state}; start it once")
+            self._state = "running"
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def close(self) -> None:
+        """Commit and acknowledge everything admitted, then stop the stages. Raises
+        JournalError if the sequencer stopped on a fault. Safe to call twice."""
+        with self._lock:
+            if self._state == "running":
+                self._state = "closed"
+            self._admitted_ready.notify_all()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
+        if self._failed is not None:
+            raise JournalError(f"sequencer stopped: {self._failed}")
+
+    def _run(self, stage: Callable[[], None]) -> None:
+        try:
+            stage()
+        except BaseException as exc:  # the engine may be ahead of the record: stop
+            self._fail(f"{type(exc).__name__}: {exc}")
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            if self._failed is None:
+                self._failed = reason
+            self._state = "stopped"
+            outstanding = list(self._outstanding.values())
+            self._outstanding.clear()
+            self._in_flight = 0
+            self._admitted.clear()
+            self._verified.clear()
+            self._staged.clear()
+            for condition in (
+                self._admitted_ready,
+                self._verified_ready,
+                self._verified_room,
+                self._staged_ready,
+            ):
+                condition.notify_all()
+        self.journal.stop(reason)
+        error = JournalError(f"sequencer stopped, this was not acknowledged: {reason}")
+        for future in outstanding:
+            if not future.done():
+                future.set_exception(error)
+
+    def _resolve(self, future: Future[Receipt], receipt: Receipt) -> None:
+        with self._lock:
+            if self._outstanding.pop(id(future), None) is None:
+                return  # already failed by a stop
+            self._in_flight -= 1
+        future.set_result(receipt)
+
+    def __enter__(self) -> Sequencer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
