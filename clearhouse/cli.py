@@ -225,5 +225,35 @@ def bench_journal(
             console.print(f"{key:>32}: {value}")
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    orders: int = typer.Option(
+        20_000, min=100, max=10_000_000, help="Signed orders through the durable path."
+    ),
+    seed: int = typer.Option(7, min=0, max=INT64_MAX, help="Workload seed."),
+    workers: int = typer.Option(
+        0, min=0, max=WORKERS_MAX, help="Verifier pool processes (0: one per core)."
+    ),
+    repeat: int = typer.Option(3, min=1, max=100, help="Timed runs per rate (min/median/max)."),
+    postgres: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL URL ('' to skip)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Signed orders end to end (verify, sequence, journal durably, apply, acknowledge)
+    beside the verifier pool's raw rate, and durable-ack latency at half load."""
+    from clearhouse.bench.pipeline_bench import run_pipeline_bench
+
+    result = run_pipeline_bench(orders, seed, workers or None, repeat, postgres or None)
+    if result.get("postgres_skipped"):
+        typer.echo(f"note: PostgreSQL skipped: {result['postgres_skipped']}", err=True)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console()
+    for key, value in result.items():
+        console.print(f"{key:>32}: {value}")
+
+
 def main() -> None:
     app()

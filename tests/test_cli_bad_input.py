@@ -74,6 +74,7 @@ BAD_INPUT: dict[str, Case] = {
     "bench margin": Case(),
     "bench verify": Case(),
     "bench journal": Case(),
+    "bench pipeline": Case(),
     "keys new": Case(
         base=("desk-1", *PASS),
         bad=(

@@ -9,11 +9,16 @@ every transaction in the batch.
 Tree nodes are stored as runs: one row per level per batch holding the
 concatenated hashes of consecutive nodes, so a batch of a thousand entries writes
 a dozen node rows instead of two thousand. A run must continue its level exactly
-where the stored ones end; anything else is refused as an integrity error.
+where the stored ones end; anything else is refused as an integrity error. Where
+each level ends is read once and kept, so an append reads nothing back.
 
 Opened with `read_only=True` the file is opened through SQLite's `mode=ro` URI: no
 schema is written, no journal mode is set, and a file without the journal's tables
-is refused (`NotAJournalError`). Every read checks the SQLite type of each value
+is refused (`NotAJournalError`). A journal no writer holds (no -wal or -shm file
+beside it) is opened `immutable` as well, so reading it creates no file either and
+works on read-only media; it must then not be opened for writing while it is read
+(a writer's checkpoint would change the file under the reader, which reports the
+damage it then sees). Every read checks the SQLite type of each value
 (SQLite lets any column hold any type) and turns a damaged file's errors into
 `StoreReadError`, naming the entry read last and the page `PRAGMA quick_check`
 finds at fault.
@@ -57,6 +62,8 @@ class SqliteJournal:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self._ends: dict[int, int] | None = None
+        """Where each tree level's stored nodes end: read once, kept by `append`."""
         if read_only:
             self._db = self._open_read_only()
             return
@@ -67,6 +74,12 @@ class SqliteJournal:
 
     def _open_read_only(self) -> sqlite3.Connection:
         uri = f"file:{quote(str(Path(self.path).absolute()))}?mode=ro"
+        if not self._may_be_open_elsewhere():
+            # A WAL reader sets up shared memory next to the file (the -shm and -wal
+            # files) and, being read-only, leaves them behind; where it cannot create
+            # them (read-only media, a folder the auditor may not write) it cannot open
+            # the file at all. A journal no writer holds is read as it stands instead.
+            uri += "&immutable=1"
         try:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -86,6 +99,13 @@ class SqliteJournal:
                 raise NotAJournalError("it holds no journal tables")
             raise NotAJournalError(f"it lacks the journal tables {', '.join(missing)}")
         return db
+
+    def _may_be_open_elsewhere(self) -> bool:
+        """A writer holds the -wal file from opening the journal until it closes it
+        (the last one out folds it into the file and deletes it, with the -shm), and a
+        writer that crashed leaves it with entries the file does not hold yet: while
+        either exists, reads go through SQLite's shared memory and see them."""
+        return any(Path(self.path + suffix).exists() for suffix in ("-wal", "-shm"))
 
     def _looks_like_sqlite(self) -> bool:
         try:
@@ -141,10 +161,11 @@ class SqliteJournal:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(e.seq, e.timestamp_ns, e.tx, e.outcome, e.chain_head) for e in entries],
             )
+            runs, ends = self._runs(nodes)
             self._db.executemany(
-                "INSERT INTO node_runs (level, first_idx, hashes) VALUES (?, ?, ?)",
-                self._runs(nodes),
+                "INSERT INTO node_runs (level, first_idx, hashes) VALUES (?, ?, ?)", runs
             )
+        self._level_ends().update(ends)  # only once the commit is durable
 
     def read(self, start_seq: int = 1, stop_seq: int | None = None) -> Iterator[JournalEntry]:
         stop = stop_seq if stop_seq is not None else 2**63 - 1
@@ -176,36 +197,51 @@ class SqliteJournal:
             for row in self._db.execute(
                 "SELECT level, first_idx, hashes FROM node_runs ORDER BY level, first_idx"
             ):
-                _check_types(row, _RUN_COLUMNS, (int, int, bytes), "a stored Merkle node run")
+                _check_types(row, _RUN_COLUMNS, (int, int, bytes), _which("Merkle node run", row))
                 level, first, hashes = row
                 for offset in range(0, len(hashes), HASH_SIZE):
                     yield level, first + offset // HASH_SIZE, hashes[offset : offset + HASH_SIZE]
         except sqlite3.DatabaseError as exc:
             self._damaged("the stored Merkle tree cannot be read", exc)
 
-    def _runs(self, nodes: Sequence[Node]) -> list[tuple[int, int, bytes]]:
-        """Nodes grouped into one run per level; each must continue its stored level."""
-        levels: dict[int, tuple[int, list[bytes]]] = {}
-        for level, index, node in sorted(nodes, key=lambda n: (n[0], n[1])):
-            if len(node) != HASH_SIZE:
-                raise sqlite3.IntegrityError(f"node ({level}, {index}) is not {HASH_SIZE} bytes")
-            run = levels.get(level)
-            if run is None:
-                run = levels[level] = (index, [])
-                stored = self._db.execute(
-                    "SELECT first_idx + length(hashes) / ? FROM node_runs WHERE level = ?"
-                    " ORDER BY first_idx DESC LIMIT 1",
-                    (HASH_SIZE, level),
-                ).fetchone()
-                if index != (stored[0] if stored else 0):
+    def _runs(self, nodes: Sequence[Node]) -> tuple[list[tuple[int, int, bytes]], dict[int, int]]:
+        """Nodes grouped into one run per level, and where each level will end. Each
+        run must continue its stored level exactly. A tree hands its nodes over in the
+        order it closed them, ascending within each level, so that order is taken as
+        it comes; only a level given out of order is sorted. Where each level ends is
+        read once and then kept, so nothing is read back."""
+        by_level: dict[int, list[Node]] = {}
+        for node in nodes:
+            by_level.setdefault(node[0], []).append(node)
+        ends = self._level_ends()
+        runs: list[tuple[int, int, bytes]] = []
+        new_ends: dict[int, int] = {}
+        for level, column in by_level.items():
+            first = column[0][1]
+            if any(column[i][1] != first + i for i in range(1, len(column))):
+                column.sort(key=lambda n: n[1])
+                first = column[0][1]
+            for offset, (_, index, node) in enumerate(column):
+                if len(node) != HASH_SIZE:
                     raise sqlite3.IntegrityError(
-                        f"node ({level}, {index}) does not extend its level"
+                        f"node ({level}, {index}) is not {HASH_SIZE} bytes"
                     )
-            first, hashes = run
-            if index != first + len(hashes):
-                raise sqlite3.IntegrityError(f"node ({level}, {index}) out of order in the batch")
-            hashes.append(node)
-        return [(level, first, b"".join(hashes)) for level, (first, hashes) in levels.items()]
+                if index != first + offset:
+                    raise sqlite3.IntegrityError(f"node ({level}, {index}) repeated or missing")
+            if first != ends.get(level, 0):
+                raise sqlite3.IntegrityError(f"node ({level}, {first}) does not extend its level")
+            runs.append((level, first, b"".join(node for _, _, node in column)))
+            new_ends[level] = first + len(column)
+        return runs, new_ends
+
+    def _level_ends(self) -> dict[int, int]:
+        if self._ends is None:
+            rows = self._db.execute(
+                "SELECT level, max(first_idx + length(hashes) / ?) FROM node_runs GROUP BY level",
+                (HASH_SIZE,),
+            ).fetchall()
+            self._ends = {int(level): int(end) for level, end in rows}
+        return self._ends
 
     def save_checkpoint(self, size: int, note: bytes) -> None:
         with self._transaction():
@@ -219,7 +255,7 @@ class SqliteJournal:
         except sqlite3.DatabaseError as exc:
             self._damaged("the checkpoints cannot be read", exc)
         for row in rows:
-            _check_types(row, ("size", "note"), (int, bytes), "a stored checkpoint")
+            _check_types(row, ("size", "note"), (int, bytes), _which("checkpoint", row))
         return [(size, note) for size, note in rows]
 
     def save_snapshot(self, seq: int, data: bytes) -> None:
@@ -231,7 +267,7 @@ class SqliteJournal:
     def snapshots(self) -> Iterator[tuple[int, bytes]]:
         try:
             for row in self._db.execute("SELECT seq, data FROM snapshots ORDER BY seq DESC"):
-                _check_types(row, ("seq", "data"), (int, bytes), "a stored snapshot")
+                _check_types(row, ("seq", "data"), (int, bytes), _which("snapshot", row))
                 yield row[0], row[1]
         except sqlite3.DatabaseError as exc:
             self._damaged("the snapshots cannot be read", exc)
@@ -252,6 +288,19 @@ def _sql_type(value: object) -> str:
     """The SQLite storage class of a value as sqlite3 returns it."""
     names = {int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB", type(None): "NULL"}
     return names.get(type(value), type(value).__name__)
+
+
+def _which(kind: str, row: Sequence[Any]) -> str:
+    """The stored row named by its key, "the snapshot at seq 30", as far as the key's
+    own columns are integers: a damaged key still leaves the row's kind."""
+    keys = row[:-1]
+    if not all(type(key) is int for key in keys):
+        return f"a stored {kind}"
+    if kind == "snapshot":
+        return f"the snapshot at seq {keys[0]}"
+    if kind == "checkpoint":
+        return f"the checkpoint of tree size {keys[0]}"
+    return f"the {kind} at ({', '.join(str(key) for key in keys)})"
 
 
 def _check_types(

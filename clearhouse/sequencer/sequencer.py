@@ -52,6 +52,10 @@ IN_FLIGHT_TXS_MAX: Final = 100_000
 """Transactions admitted and not yet acknowledged, by default; one more is BUSY."""
 BATCH_TXS_MAX: Final = 4_096
 """The most transactions the verify stage takes into one batch, by default."""
+INLINE_VERIFY_TXS_MAX: Final = 4
+"""A batch this small is verified in the verify stage's own thread: a round trip to
+a worker process costs more than a few signatures, and a lone order is what must
+not wait."""
 VERIFIED_BATCHES_MAX: Final = 2
 """Batches verified ahead of the apply stage: enough to overlap verification with
 applying, few enough that it does not run far ahead of the engine."""
@@ -188,8 +192,8 @@ class Sequencer:
 
     def _start_verification(self, blobs: list[bytes]) -> _Verdicts:
         """Send a batch to the pool and return a wait for its verdicts (one byte each,
-        1 for a valid signature); with no pool, verify here and now."""
-        if self._pool is not None:
+        1 for a valid signature); with no pool, or for a handful, verify here and now."""
+        if self._pool is not None and len(blobs) > INLINE_VERIFY_TXS_MAX:
             return self._pool.submit_encoded(self._domain, blobs)
         verdicts = verify_encoded(self._domain, blobs)
         return lambda: verdicts
