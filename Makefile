@@ -28,12 +28,13 @@ softhsm:
 	else echo "warning: softhsm2 is missing (apt-get install softhsm2): HSM tests skip, or fail under CI=true"; fi
 
 # The core compiled with mypyc from the same source; pure Python stays the fallback.
-# Its log is kept; on failure its last lines say why.
+# Its log is kept; on failure its last lines say why. The build's recipe is not echoed:
+# it holds the failure message, which must not show when the build succeeds.
 MYPYC_LOG := $(VENV)/mypyc-build.log
 $(COMPILED): $(STAMP) $(CORE_SOURCES) setup.py
 	@echo "==> compiling the core with mypyc (optional speed-up, about a minute; log: $(MYPYC_LOG))"
 	rm -f clearhouse/core/*.so *__mypyc*.so
-	CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >$(MYPYC_LOG) 2>&1 \
+	@CLEARHOUSE_MYPYC=1 $(BIN)/python setup.py -q build_ext --inplace >$(MYPYC_LOG) 2>&1 \
 		&& mv *__mypyc*.so clearhouse/core/ && touch clearhouse/core/*.so \
 		|| { echo "mypyc build failed: running the pure-Python core. The end of $(MYPYC_LOG):"; \
 			tail -n 20 $(MYPYC_LOG) | sed 's/^/    /'; rm -f clearhouse/core/*.so *__mypyc*.so; }

@@ -159,6 +159,11 @@ def export_public(
 ) -> None:
     """Print the public key as hex (or, with --operator-key, as a verifier key string)
     and nothing else."""
+    if note_name is not None and not operator_key:
+        # Without the flag the hex key is printed, which carries no name: a name given
+        # for it would be silently dropped, and the caller left thinking it was used.
+        typer.echo("error: --note-name needs --operator-key", err=True)
+        raise typer.Exit(2)
     store = _open_keystore(keystore)
     with _keystore_errors():
         public_key = store.export_public(name)

@@ -66,3 +66,16 @@ def test_the_install_step_says_what_it_installs_before_it_runs_pip(tmp_path: Pat
     assert announced and announced[0] < install
     venv = next(i for i, line in enumerate(lines) if line.startswith('echo "==> creating'))
     assert venv < announced[0]
+
+
+def test_a_successful_mypyc_build_says_nothing_of_failure(tmp_path: Path) -> None:
+    scratch = _scratch(
+        tmp_path,
+        'echo "building clearhouse/core/book.py"\ntouch "book__mypyc.so"\nexit 0\n',
+    )
+    result = _make(scratch, "compile")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "==> compiling the core with mypyc" in result.stdout
+    assert "failed" not in result.stdout + result.stderr
+    assert (scratch / "clearhouse" / "core" / "book__mypyc.so").exists()
+    assert (scratch / "clearhouse" / "core" / ".compiled").exists()

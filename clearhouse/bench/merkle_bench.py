@@ -131,7 +131,9 @@ def _pymerkle_figures(entries: list[bytes], indices: list[int], tree: MerkleTree
         proofs = [prove(index + 1) for index in indices]
         generate_s = clock() - started
 
-    sizes = sorted({1, 2, 3, len(entries) // 3, len(entries) - 1, len(entries)})
+    count = len(entries)
+    # The smallest trees, a third, all but one and all; a tree of 2 leaves has no third.
+    sizes = sorted(size for size in {1, 2, 3, count // 3, count - 1, count} if 1 <= size <= count)
     roots_equal = all(other.get_root(size) == tree.root(size) for size in sizes)
     # pymerkle's path starts with the leaf's own hash; the rest is RFC 9162's PATH.
     checked = zip(indices[:PYMERKLE_CHECKED_PROOFS], proofs, strict=False)

@@ -7,20 +7,29 @@ transactions in Python, and then the ranges.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clearhouse.core.display import format_units
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.numbers import amount_max_units, price_max_units
 
 
-def check_amount(amount: object) -> Rejection | None:
+def check_amount(amount: object, money: Callable[[int], str]) -> Rejection | None:
+    """An amount of collateral; `money` shows one as people read it (the caller knows
+    the asset and its decimals), called only for a refusal."""
     if type(amount) is not int:
         return Rejection(
             ErrorCode.WRONG_TYPE, f"amount must be an integer, got {type(amount).__name__}"
         )
     if amount <= 0:
-        return Rejection(ErrorCode.AMOUNT_NOT_POSITIVE, f"amount must be positive, got {amount}")
+        return Rejection(
+            ErrorCode.AMOUNT_NOT_POSITIVE, f"amount must be positive, got {money(amount)}"
+        )
     if amount > amount_max_units:
-        return Rejection(ErrorCode.AMOUNT_TOO_LARGE, f"amount {amount} exceeds {amount_max_units}")
+        return Rejection(
+            ErrorCode.AMOUNT_TOO_LARGE,
+            f"amount {money(amount)} exceeds the largest amount {money(amount_max_units)}",
+        )
     return None
 
 

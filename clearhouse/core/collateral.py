@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from clearhouse.core.authority import KeyRecord
 from clearhouse.core.checks import check_amount, check_name
-from clearhouse.core.display import format_amount, settlement_decimals
+from clearhouse.core.display import format_settlement
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     AccountOpened,
@@ -33,7 +33,7 @@ def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int, signer: KeyR
             ErrorCode.UNKNOWN_ASSET,
             f"unknown asset {tx.asset!r}: collateral is {config.settlement_asset}",
         )
-    if (rejection := check_amount(tx.amount)) is not None:
+    if (rejection := check_amount(tx.amount, lambda units: _money(state, units))) is not None:
         return rejection
     account = state.accounts.get(tx.account)
     if account is None:
@@ -68,12 +68,8 @@ def deposit(state: State, tx: Deposit, seq: int, timestamp_ns: int, signer: KeyR
 def _money(state: State, units: int) -> str:
     """An amount of collateral as people read it: in the asset, with separators, by the
     decimals the listed instruments state for it (raw units before any is listed)."""
-    asset = state.config.settlement_asset
-    specs = (market.spec for market in state.markets.values())
-    decimals = settlement_decimals(specs, asset)
-    if decimals is None:
-        return f"{units:,} units of {asset}"
-    return format_amount(units, decimals, asset)
+    specs = [market.spec for market in state.markets.values()]
+    return format_settlement(units, specs, state.config.settlement_asset)
 
 
 def _check_debit(state: State, account: Account, amount: int) -> Rejection | None:
@@ -113,7 +109,7 @@ def withdraw(state: State, tx: Withdraw, seq: int, timestamp_ns: int, signer: Ke
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
     if tx.asset != state.config.settlement_asset:
         return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {tx.asset!r}")
-    if (rejection := check_amount(tx.amount)) is not None:
+    if (rejection := check_amount(tx.amount, lambda units: _money(state, units))) is not None:
         return rejection
     large = tx.amount > state.config.large_withdrawal_units
     if large and account.pending_withdrawals >= state.config.pending_withdrawals_per_account_max:
@@ -179,7 +175,7 @@ def transfer(state: State, tx: Transfer, seq: int, timestamp_ns: int, signer: Ke
         return Rejection(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
     if tx.asset != state.config.settlement_asset:
         return Rejection(ErrorCode.UNKNOWN_ASSET, f"unknown asset {tx.asset!r}")
-    if (rejection := check_amount(tx.amount)) is not None:
+    if (rejection := check_amount(tx.amount, lambda units: _money(state, units))) is not None:
         return rejection
     if (rejection := _check_debit(state, source, tx.amount)) is not None:
         return rejection

@@ -13,7 +13,7 @@ any account's, and an owner cannot release what a risk officer engaged.
 from __future__ import annotations
 
 from clearhouse.core.authority import RISK_OFFICER, KeyRecord
-from clearhouse.core.display import format_amount, settlement_decimals
+from clearhouse.core.display import format_settlement
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
@@ -153,9 +153,5 @@ def set_margin_mode(
 
 
 def _collateral(state: State, units: int) -> str:
-    asset = state.config.settlement_asset
     specs = [market.spec for market in state.markets.values()]
-    decimals = settlement_decimals(specs, asset)
-    if decimals is None:  # no instrument states the asset's decimals: its smallest units
-        return f"{units:,} minor units of {asset}"
-    return format_amount(units, decimals, asset)
+    return format_settlement(units, specs, state.config.settlement_asset)

@@ -58,3 +58,13 @@ def settlement_decimals(instruments: Iterable[Instrument], asset: str) -> int | 
         if spec.settlement_asset == asset:
             return spec.settlement_decimals
     return None
+
+
+def format_settlement(units: int, instruments: Iterable[Instrument], asset: str) -> str:
+    """An amount of the settlement asset `asset`, by the decimals the listed
+    `instruments` state for it: "11,000.00 USDC"; before any instrument states them,
+    its smallest units: "11,000,000,000 minor units of USDC"."""
+    decimals = settlement_decimals(instruments, asset)
+    if decimals is None:
+        return f"{units:,} minor units of {asset}"
+    return format_amount(units, decimals, asset)

@@ -96,6 +96,7 @@ from __future__ import annotations
 from functools import cmp_to_key
 
 from clearhouse.core.authority import KeyRecord
+from clearhouse.core.display import format_settlement
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
@@ -149,7 +150,8 @@ def liquidate(
     if not below:
         return Rejection(
             ErrorCode.NOT_LIQUIDATABLE,
-            f"{account.id}: equity {equity} covers maintenance margin {maintenance}",
+            f"{account.id}: equity {_money(state, equity)} covers maintenance margin"
+            f" {_money(state, maintenance)}",
         )
 
     # -- commit: nothing below may reject --------------------------------------
@@ -173,6 +175,11 @@ def liquidate(
     if state.is_insurance(account) and equity < 0:
         raise InvariantViolation(f"{account.id}: shortfall {-equity} left unresolved")
     return events
+
+
+def _money(state: State, units: int) -> str:
+    specs = [market.spec for market in state.markets.values()]
+    return format_settlement(units, specs, state.config.settlement_asset)
 
 
 def riskiest_first(state: State, account: Account) -> list[str]:

@@ -57,39 +57,55 @@ each portfolio account's vectors against a fresh recomputation (`check_vectors`)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from clearhouse.core.config import PortfolioParams
 from clearhouse.core.ledger import Account, Position
 from clearhouse.core.margin import account_equity, position_gain
 from clearhouse.core.market import Market
+from clearhouse.core.oracle_state import IndexOracle
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.risk_arrays import OptionValues, risk_array, scenarios
 from clearhouse.core.txs import MarginMode
-
-if TYPE_CHECKING:
-    from clearhouse.core.state import State
 
 PORTFOLIO: Final = MarginMode.PORTFOLIO
 
 
 class PortfolioMargin:
-    """The portfolio `MarginModel`, and the upkeep of arrays and vectors."""
+    """The portfolio `MarginModel`, and the upkeep of arrays and vectors.
+
+    It reads the state's own tables of markets, oracles and accounts, passed in by
+    `State` (which owns them and never rebinds them), so this module does not
+    depend on `state.py`: the state holds the margin models, not the other way.
+    """
 
     __slots__ = (
+        "accounts",
         "arrays_computed",
         "count",
         "holders",
+        "index_markets",
         "maintenance_bps",
+        "markets",
         "option_values",
+        "oracles",
         "params",
         "scenario_list",
-        "state",
         "vectors_recomputed",
     )
 
-    def __init__(self, state: State) -> None:
-        self.state = state
-        params = state.config.portfolio
+    def __init__(
+        self,
+        params: PortfolioParams,
+        markets: dict[str, Market],
+        index_markets: dict[str, list[Market]],
+        oracles: dict[str, IndexOracle],
+        accounts: dict[str, Account],
+    ) -> None:
+        self.markets = markets
+        self.index_markets = index_markets
+        self.oracles = oracles
+        self.accounts = accounts
         self.params = params
         self.maintenance_bps: int = params.maintenance_bps
         self.scenario_list = scenarios(params)
@@ -162,7 +178,7 @@ class PortfolioMargin:
         array = market.risk_array
         if not array:
             index = market.spec.index
-            oracle = self.state.oracles[index]
+            oracle = self.oracles[index]
             values = self.option_values.get(index)
             if values is None:
                 values = self.option_values[index] = {}
@@ -195,7 +211,7 @@ class PortfolioMargin:
         """After `index`'s marks were set: drop its arrays (each is recomputed when
         first needed) and recompute the vector on `index` of each portfolio account
         holding it."""
-        markets = self.state.index_markets.get(index)
+        markets = self.index_markets.get(index)
         if markets is None:
             return
         for market in markets:
@@ -222,11 +238,11 @@ class PortfolioMargin:
     def rebuild(self) -> None:
         """Recompute every array and vector after a snapshot is restored, from each
         index's oracle state as of its last update."""
-        for market in self.state.markets.values():
+        for market in self.markets.values():
             market.risk_array = []
         self.option_values.clear()
         self.holders.clear()
-        for account in self.state.accounts.values():
+        for account in self.accounts.values():
             account.risk_vectors.clear()
             if account.margin_mode is PORTFOLIO:
                 self.attach(account)
@@ -236,7 +252,7 @@ class PortfolioMargin:
         fresh recomputation from its positions (and no other account keeps any), and
         the holders of each index are exactly the accounts with a vector on it."""
         kept: dict[str, dict[str, None]] = {}
-        for account in self.state.accounts.values():
+        for account in self.accounts.values():
             if account.margin_mode is not PORTFOLIO:
                 if account.risk_vectors:
                     raise InvariantViolation(f"{account.id}: risk vectors outside portfolio mode")

@@ -63,7 +63,9 @@ class State:
         self.index_prices: dict[str, int] = {}
         self.accounts: dict[str, Account] = {}
         self.margin = StandardMargin(self.index_prices)
-        self.portfolio_margin = PortfolioMargin(self)
+        self.portfolio_margin = PortfolioMargin(
+            self.config.portfolio, self.markets, self.index_markets, self.oracles, self.accounts
+        )
         self.cash_total = 0
         self.linear_cost_total = 0
         """Sum over linear positions of cost basis x tick value, in settlement units."""

@@ -23,13 +23,14 @@ head compared with what was recorded; a difference refuses to start.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 import msgspec
 
-from clearhouse.auth.signing import Signer
+from clearhouse.auth.signing import Signer, venue_domain
 from clearhouse.auth.verifier import VerifierPool, verify_encoded_batch, verify_transactions
 from clearhouse.core import (
     Engine,
@@ -114,6 +115,7 @@ class Journal:
         self.store = store
         self.genesis = genesis
         self.origin = f"clearhouse/{genesis.venue_id}"
+        self._domain = venue_domain(genesis.venue_id)
         self._clock = clock
         self._pool = pool
         self.snapshot_every = snapshot_every
@@ -191,20 +193,28 @@ class Journal:
         return engine
 
     def _replay_tail(self, engine: Engine, batch: int = 4_096) -> None:
-        pending: list[JournalEntry] = []
-        for entry in self.store.read(engine.seq + 1):
-            pending.append(entry)
-            if len(pending) == batch:
-                self._reexecute(engine, pending)
-                pending = []
-        self._reexecute(engine, pending)
+        """Re-execute every entry after the engine's seq, a batch at a time. With a
+        pool the next batch's signatures are verified on the workers while this one
+        re-executes, as the sequencer overlaps them on the write path."""
+        entries = self.store.read(engine.seq + 1)
+        current = list(itertools.islice(entries, batch))
+        verdicts = self._start_verify(current)
+        while current:
+            following = list(itertools.islice(entries, batch))
+            following_verdicts = self._start_verify(following)
+            self._reexecute(engine, current, verdicts())
+            current, verdicts = following, following_verdicts
 
-    def _reexecute(self, engine: Engine, entries: list[JournalEntry]) -> None:
-        if not entries:
-            return
-        txs = [_tx_decoder.decode(entry.tx) for entry in entries]
-        verdicts = self._verify([(entry.tx, tx) for entry, tx in zip(entries, txs, strict=True)])
-        for entry, tx, signature_valid in zip(entries, txs, verdicts, strict=True):
+    def _start_verify(self, entries: list[JournalEntry]) -> Callable[[], list[bool]]:
+        """Start verifying the entries' signatures; the result waits for the verdicts."""
+        if self._pool is None or not entries:
+            return lambda: self._verify([(e.tx, _tx_decoder.decode(e.tx)) for e in entries])
+        wait = self._pool.submit_encoded(self._domain, [entry.tx for entry in entries])
+        return lambda: [byte == 1 for byte in wait()]
+
+    def _reexecute(self, engine: Engine, entries: list[JournalEntry], verdicts: list[bool]) -> None:
+        for entry, signature_valid in zip(entries, verdicts, strict=True):
+            tx = _tx_decoder.decode(entry.tx)
             outcome = engine.apply(Sequenced(entry.seq, entry.timestamp_ns, tx), signature_valid)
             if encode(outcome) != entry.outcome or engine.chain_head != entry.chain_head:
                 raise JournalError(f"entry {entry.seq} does not re-execute to its recorded outcome")

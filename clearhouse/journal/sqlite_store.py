@@ -211,8 +211,8 @@ class SqliteJournal:
         it comes; only a level given out of order is sorted. Where each level ends is
         read once and then kept, so nothing is read back."""
         by_level: dict[int, list[Node]] = {}
-        for node in nodes:
-            by_level.setdefault(node[0], []).append(node)
+        for item in nodes:
+            by_level.setdefault(item[0], []).append(item)
         ends = self._level_ends()
         runs: list[tuple[int, int, bytes]] = []
         new_ends: dict[int, int] = {}
@@ -221,8 +221,8 @@ class SqliteJournal:
             if any(column[i][1] != first + i for i in range(1, len(column))):
                 column.sort(key=lambda n: n[1])
                 first = column[0][1]
-            for offset, (_, index, node) in enumerate(column):
-                if len(node) != HASH_SIZE:
+            for offset, (_, index, digest) in enumerate(column):
+                if len(digest) != HASH_SIZE:
                     raise sqlite3.IntegrityError(
                         f"node ({level}, {index}) is not {HASH_SIZE} bytes"
                     )
@@ -230,7 +230,7 @@ class SqliteJournal:
                     raise sqlite3.IntegrityError(f"node ({level}, {index}) repeated or missing")
             if first != ends.get(level, 0):
                 raise sqlite3.IntegrityError(f"node ({level}, {first}) does not extend its level")
-            runs.append((level, first, b"".join(node for _, _, node in column)))
+            runs.append((level, first, b"".join(digest for _, _, digest in column)))
             new_ends[level] = first + len(column)
         return runs, new_ends
 

@@ -75,3 +75,9 @@ def test_the_note_name_names_the_key_and_a_bad_one_is_one_error_line(
 def test_without_the_flag_export_public_still_prints_hex(keystore: Keystore) -> None:
     code, out, _ = _export(keystore, "operator-1")
     assert (code, out) == (0, keystore.export_public("operator-1") + "\n")
+
+
+def test_a_note_name_without_the_flag_is_refused_not_dropped(keystore: Keystore) -> None:
+    code, out, err = _export(keystore, "operator-1", "--note-name", "venue")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["error: --note-name needs --operator-key"]

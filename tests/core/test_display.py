@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import pytest
 
-from clearhouse.core import Deposit, ErrorCode, PlaceOrder, Rejected, Side, TimeInForce
+from clearhouse.core import (
+    Accepted,
+    Deposit,
+    ErrorCode,
+    Liquidate,
+    PlaceOrder,
+    Rejected,
+    Side,
+    TimeInForce,
+    Transfer,
+    Withdraw,
+)
 from clearhouse.core.catalogue import default_catalogue
 from clearhouse.core.display import (
     format_amount,
     format_collateral,
     format_price,
+    format_settlement,
     format_units,
     settlement_decimals,
 )
@@ -18,6 +30,7 @@ from clearhouse.testing import TestVenue, standard_genesis
 
 USD = 10**6
 PERP = next(spec for spec in default_catalogue() if spec.id == "BTC-PERP")
+IOC = TimeInForce.IOC
 
 
 @pytest.mark.parametrize(
@@ -99,3 +112,39 @@ def test_an_oracle_price_beyond_the_bound_is_quoted_in_the_quote_currency() -> N
     outcome = venue.oracle("BTC-USD", 10**13 + 1)
     assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.PRICE_TOO_LARGE
     assert outcome.message == "price 10,000,000.000001 exceeds the largest price 10,000,000.00"
+
+
+def test_amount_refusals_quote_the_amount_in_the_asset() -> None:
+    venue = _venue()
+    refused = [
+        (Deposit("alice", "USDC", 0), "amount must be positive, got 0.00 USDC"),
+        (Withdraw("alice", "USDC", -1_500_000), "amount must be positive, got -1.50 USDC"),
+        (Transfer("alice", "bob", "USDC", -1), "amount must be positive, got -0.000001 USDC"),
+    ]
+    for payload, message in refused:
+        outcome = venue.apply(payload)
+        assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.AMOUNT_NOT_POSITIVE
+        assert outcome.message == message
+    outcome = venue.apply(Deposit("alice", "USDC", 10**15 + 1))
+    assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.AMOUNT_TOO_LARGE
+    assert outcome.message == (
+        "amount 1,000,000,000.000001 USDC exceeds the largest amount 1,000,000,000.00 USDC"
+    )
+
+
+def test_a_refused_liquidation_quotes_equity_and_maintenance_in_usdc() -> None:
+    venue = _venue()
+    venue.apply(PlaceOrder("bob", "BTC-PERP", Side.SELL, 10, price=100_000 * USD))
+    taken = venue.apply(
+        PlaceOrder("alice", "BTC-PERP", Side.BUY, 10, price=100_000 * USD, time_in_force=IOC)
+    )
+    assert isinstance(taken, Accepted), taken
+    outcome = venue.apply(Liquidate("alice"))
+    assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.NOT_LIQUIDATABLE
+    # 10,000 less the 5 bps taker fee on 1,000 of notional; 5 % of it in maintenance.
+    assert outcome.message == "alice: equity 9,999.50 USDC covers maintenance margin 50.00 USDC"
+
+
+def test_before_any_instrument_states_the_decimals_an_amount_is_in_minor_units() -> None:
+    assert format_settlement(1_500_000, (), "USDC") == "1,500,000 minor units of USDC"
+    assert format_settlement(1_500_000, default_catalogue(), "USDC") == "1.50 USDC"

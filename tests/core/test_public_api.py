@@ -13,6 +13,7 @@ import types
 import pytest
 
 import clearhouse
+import clearhouse.audit
 import clearhouse.auth
 import clearhouse.core
 
@@ -163,11 +164,49 @@ AUTH_API = [
     "verify_transaction",
 ]
 
+AUDIT_API = [
+    "BATCH_ENTRIES",
+    "PAYLOAD_TAGS",
+    "PROOF_FORMAT",
+    "AuditError",
+    "AuditFault",
+    "AuditReport",
+    "BatchVerifier",
+    "CheckedProof",
+    "JournalQuery",
+    "Progress",
+    "ProofError",
+    "QueryFilter",
+    "QueryMatch",
+    "ReplayError",
+    "ReplayResult",
+    "audit_journal",
+    "build_inclusion_proof",
+    "check_inclusion_proof",
+    "describe_fill",
+    "describe_outcome",
+    "describe_outcome_difference",
+    "describe_payload",
+    "fills_of",
+    "format_ns",
+    "in_process_verifier",
+    "load_genesis",
+    "log_origin",
+    "payload_type",
+    "plain",
+    "plan_replay",
+    "proof_from_json",
+    "proof_to_json",
+    "replay_journal",
+    "run_replay",
+]
+
 PACKAGE_API = ["CORE_BUILD", "__version__"]
 
 PACKAGES = [
     pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),
     pytest.param("clearhouse.auth", AUTH_API, id="clearhouse.auth"),
+    pytest.param("clearhouse.audit", AUDIT_API, id="clearhouse.audit"),
     pytest.param("clearhouse", PACKAGE_API, id="clearhouse"),
 ]
 
@@ -232,6 +271,7 @@ def test_star_import_gives_exactly_all(module_name: str, expected: list[str]) ->
     [
         pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),
         pytest.param("clearhouse.auth", AUTH_API, id="clearhouse.auth"),
+        pytest.param("clearhouse.audit", AUDIT_API, id="clearhouse.audit"),
     ],
 )
 def test_no_public_name_outside_all(module_name: str, expected: list[str]) -> None:
@@ -247,6 +287,8 @@ def test_no_public_name_outside_all(module_name: str, expected: list[str]) -> No
 
 def test_exported_names_are_the_objects_of_their_home_modules() -> None:
     """Each name is the real object, not a copy: e.g. the engine's own ErrorCode."""
+    from clearhouse.audit.report import AuditReport
+    from clearhouse.audit.verify import audit_journal
     from clearhouse.auth.ed25519 import verify
     from clearhouse.auth.signing import Ed25519Signer
     from clearhouse.core.engine import Engine
@@ -262,4 +304,6 @@ def test_exported_names_are_the_objects_of_their_home_modules() -> None:
     assert clearhouse.core.Role is Role
     assert clearhouse.auth.verify is verify
     assert clearhouse.auth.Ed25519Signer is Ed25519Signer
+    assert clearhouse.audit.audit_journal is audit_journal
+    assert clearhouse.audit.AuditReport is AuditReport
     assert isinstance(clearhouse.__version__, str)

@@ -35,3 +35,12 @@ def test_the_run_is_deterministic_in_its_seed() -> None:
     again = run_merkle_bench(leaves=100, proofs=10, seed=5)
     other = run_merkle_bench(leaves=100, proofs=10, seed=6)
     assert first["root"] == again["root"] != other["root"]
+
+
+def test_the_smallest_tree_the_command_allows_is_benchmarked() -> None:
+    """`bench journal --leaves` starts at 2: too few leaves for a third of the tree."""
+    for leaves in (2, 3):
+        result = run_merkle_bench(leaves=leaves, proofs=5, seed=1)
+        assert result["leaves"] == leaves
+        if importlib.util.find_spec("pymerkle") is not None:
+            assert result["pymerkle_roots_equal"] is True

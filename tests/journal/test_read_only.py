@@ -6,6 +6,7 @@ values it cannot read into `StoreReadError` naming where they are.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -51,6 +52,56 @@ def test_a_read_only_sqlite_journal_reads_everything_and_writes_nothing(tmp_path
     assert path.read_bytes() == before
 
 
+def test_reading_a_closed_journal_creates_no_file_beside_it(tmp_path: Path) -> None:
+    """A WAL reader would set up shared memory in -shm and -wal files and, read-only,
+    leave them behind; a journal no writer holds is read as it stands."""
+    path = tmp_path / "journal.db"
+    _written(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.db"]
+    store = SqliteJournal(path, read_only=True)
+    try:
+        assert store.size() == 5 and len(list(store.read())) == 5
+    finally:
+        store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.db"]
+
+
+def test_a_journal_a_writer_holds_open_is_read_with_its_latest_entries(tmp_path: Path) -> None:
+    """Entries a live (or crashed) writer committed may be in the -wal file only; the
+    reader sees them through SQLite's shared memory."""
+    path = tmp_path / "journal.db"
+    writer = SqliteJournal(path)
+    try:
+        writer.save_genesis(b"genesis")
+        writer.append([entry(s) for s in range(1, 4)], [(0, 0, bytes(32))])
+        assert (tmp_path / "journal.db-wal").stat().st_size > 0
+        reader = SqliteJournal(path, read_only=True)
+        try:
+            assert list(reader.read()) == [entry(s) for s in range(1, 4)]
+            writer.append([entry(4)], [(0, 1, bytes(32))])
+            assert reader.size() == 4
+        finally:
+            reader.close()
+    finally:
+        writer.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_closed_journal_in_a_folder_the_reader_cannot_write_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    _written(folder / "journal.db")
+    folder.chmod(0o555)
+    try:
+        store = SqliteJournal(folder / "journal.db", read_only=True)
+        try:
+            assert store.size() == 5 and store.load_genesis() == b"genesis"
+        finally:
+            store.close()
+    finally:
+        folder.chmod(0o755)
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [
@@ -91,9 +142,20 @@ def test_a_database_with_only_some_journal_tables_is_refused(tmp_path: Path) -> 
         ("UPDATE entries SET tx = 'x' WHERE seq = 4", "entries", "entry seq 4: column tx", 4),
         ("UPDATE entries SET timestamp_ns = 'late' WHERE seq = 2", "entries", "TEXT 'late'", 2),
         ("UPDATE meta SET value = 'g'", "genesis", "the stored genesis: column value", None),
-        ("UPDATE checkpoints SET note = 7", "checkpoints", "a stored checkpoint", None),
-        ("UPDATE snapshots SET data = 1.5", "snapshots", "holds REAL 1.5, not BLOB", None),
-        ("UPDATE node_runs SET hashes = 'h'", "nodes", "a stored Merkle node run", None),
+        ("UPDATE checkpoints SET note = 7", "checkpoints", "the checkpoint of tree size 5:", None),
+        (
+            "UPDATE snapshots SET data = 1.5",
+            "snapshots",
+            "the snapshot at seq 3: .* REAL 1.5",
+            None,
+        ),
+        ("UPDATE node_runs SET hashes = 'h'", "nodes", "the Merkle node run at \\(0, 0\\):", None),
+        (
+            "UPDATE node_runs SET level = 'x'",
+            "nodes",
+            "a stored Merkle node run: column level",
+            None,
+        ),
     ],
 )
 def test_a_value_of_the_wrong_type_is_a_read_error_naming_it(
