@@ -53,7 +53,7 @@ from clearhouse.journal.checkpoint import (
 )
 from clearhouse.journal.entry import JournalEntry, entry_bytes
 from clearhouse.journal.merkle import MerkleTree, verify_consistency
-from clearhouse.journal.store import JournalStore, Node, PersistedHashStore
+from clearhouse.journal.store import JournalStore, Node, PersistedHashStore, StoreReadError
 
 Clock = Callable[[], int]
 
@@ -163,12 +163,18 @@ class Journal:
     def _recover(self) -> Engine:
         engine = Engine(self.genesis)
         self._snapshot_seq = 0
-        for seq, blob in self.store.snapshots():
-            restored = self._restore(seq, blob)
-            if restored is not None:
-                engine = restored
-                self._snapshot_seq = seq
-                break
+        try:
+            for seq, blob in self.store.snapshots():
+                restored = self._restore(seq, blob)
+                if restored is not None:
+                    engine = restored
+                    self._snapshot_seq = seq
+                    break
+        except StoreReadError:
+            # Snapshots are a shortcut, never the record: one that cannot even be read
+            # is passed over like one that does not restore, here down to the genesis.
+            engine = Engine(self.genesis)
+            self._snapshot_seq = 0
         size = self.store.size()
         self._replay_tail(engine)
         if engine.seq != size:
