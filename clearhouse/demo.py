@@ -48,6 +48,7 @@ from clearhouse.journal import (
     verify_inclusion,
 )
 from clearhouse.keepers import Keeper
+from clearhouse.sequencer import Sequencer
 from clearhouse.testing import KEEPER, TestVenue, signer_for, standard_genesis
 
 USD = 10**USDC_DECIMALS
@@ -206,31 +207,33 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
     console.print(
         f"venue {genesis.venue_id}: {len(genesis.keys)} keys in genesis (demo keys derived "
         "from names: public knowledge, never for real money). Each transaction is signed, "
-        f"verified, sequenced, applied and durably journaled in {path} before its "
+        f"verified, sequenced, applied and durably journaled in {path} by the sequencer before its "
         "receipt comes back. Amounts and prices are in USDC.",
         markup=False,
     )
     first_fill: tuple[int, int] | None = None  # (seq, leaf index) of the trader's first fill
-    for caption, payload, signer in script(lambda: signing.now_ns):
+    with Sequencer(journal) as sequencer:
+        for caption, payload, signer in script(lambda: signing.now_ns):
+            signing.now_ns += 1_000_000
+            receipt = sequencer.submit(signing.sign(payload, signer)).result()
+            outcome = receipt.outcome
+            if (
+                first_fill is None
+                and isinstance(outcome, Accepted)
+                and any(isinstance(e, TradeExecuted) for e in outcome.events)
+            ):
+                first_fill = (receipt.seq, receipt.leaf_index)
+            if caption or isinstance(outcome, Rejected):
+                label = caption or type(payload).__name__
+                console.print(f"{receipt.seq:>3}  {label:<44} {describe(outcome)}")
+        # The keeper watches the state: an account in a margin call gets a signed
+        # Liquidate, sequenced and journaled like everything else.
+        keeper = Keeper.for_sequencer(sequencer, signer_for(KEEPER), clock=lambda: signing.now_ns)
         signing.now_ns += 1_000_000
-        receipt = journal.submit([signing.sign(payload, signer)])[0]
-        outcome = receipt.outcome
-        if (
-            first_fill is None
-            and isinstance(outcome, Accepted)
-            and any(isinstance(e, TradeExecuted) for e in outcome.events)
-        ):
-            first_fill = (receipt.seq, receipt.leaf_index)
-        if caption or isinstance(outcome, Rejected):
-            label = caption or type(payload).__name__
-            console.print(f"{receipt.seq:>3}  {label:<44} {describe(outcome)}")
-    # The keeper watches the state: an account in a margin call gets a signed
-    # Liquidate, journaled like everything else.
-    keeper = Keeper.for_journal(journal, signer_for(KEEPER), clock=lambda: signing.now_ns)
-    signing.now_ns += 1_000_000
-    for submission in keeper.poll():
-        label = f"keeper: {type(submission.payload).__name__} {getattr(submission.payload, 'account', '')}"
-        console.print(f"{journal.engine.seq:>3}  {label:<44} {describe(submission.outcome)}")
+        for submission in keeper.poll():
+            account = getattr(submission.payload, "account", "")
+            label = f"keeper: {type(submission.payload).__name__} {account}"
+            console.print(f"{journal.engine.seq:>3}  {label:<44} {describe(submission.outcome)}")
     engine = journal.engine
     engine.check_invariants()
     note = journal.checkpoint()

@@ -33,9 +33,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, NamedTuple
 
 from clearhouse.auth.signing import Signer
+
+if TYPE_CHECKING:
+    from clearhouse.sequencer import Sequencer
 from clearhouse.core import (
     Engine,
     FundingTick,
@@ -76,8 +80,11 @@ class Keeper:
         clock: Clock = time.time_ns,
         lifetime_ns: int = 60 * 10**9,
         retry_after_ns: int = 60 * 10**9,
+        lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.engine = engine
+        self._lock: AbstractContextManager[object] = lock or nullcontext()
+        """Held while the keeper reads the engine, never while it waits for outcomes."""
         self._submit = submit
         self._clock = clock
         self.retry_after_ns = retry_after_ns
@@ -99,6 +106,22 @@ class Keeper:
         return cls(journal.engine, submit, signer, journal.genesis.venue_id, clock=clock)
 
     @classmethod
+    def for_sequencer(
+        cls, sequencer: Sequencer, signer: Signer, *, clock: Clock = time.time_ns
+    ) -> Keeper:
+        """A keeper whose transactions are admitted by a running sequencer, among
+        everyone else's, and read back once durable; it reads the engine under the
+        journal's lock, since the sequencer applies on its own thread."""
+        journal = sequencer.journal
+
+        def submit(txs: Sequence[Transaction]) -> list[Outcome]:
+            return [future.result().outcome for future in sequencer.submit_many(txs)]
+
+        return cls(
+            journal.engine, submit, signer, journal.genesis.venue_id, clock=clock, lock=journal.lock
+        )
+
+    @classmethod
     def for_venue(cls, venue: LocalVenue, signer: Signer, *, clock: Clock = time.time_ns) -> Keeper:
         """A keeper of an in-process venue without a journal."""
 
@@ -112,9 +135,15 @@ class Keeper:
         submissions in order, with their outcomes."""
         now = self._clock() if now_ns is None else now_ns
         engine = self.engine
-        submitted = self._send([SettleExpiry(i) for i in engine.expired_unsettled(now)], now)
-        submitted += self._send([FundingTick(i) for i in engine.funding_due(now)], now)
-        submitted += self._send([Liquidate(a) for a in engine.accounts_in_margin_call()], now)
+        with self._lock:
+            expired = [SettleExpiry(i) for i in engine.expired_unsettled(now)]
+        submitted = self._send(expired, now)
+        with self._lock:
+            due = [FundingTick(i) for i in engine.funding_due(now)]
+        submitted += self._send(due, now)
+        with self._lock:
+            called = [Liquidate(a) for a in engine.accounts_in_margin_call()]
+        submitted += self._send(called, now)
         return submitted
 
     def _send(self, payloads: Sequence[Payload], now_ns: int) -> list[Submission]:

@@ -36,6 +36,7 @@ from clearhouse.core.codec import encode
 from clearhouse.journal.journal import Journal
 from clearhouse.journal.sqlite_store import SqliteJournal
 from clearhouse.keepers import Keeper, Submission
+from clearhouse.sequencer import Sequencer
 from clearhouse.testing import CUSTODIAN, KEEPER, ORACLE, signer_for, standard_genesis
 from clearhouse.venue import Client, LocalVenue
 
@@ -225,3 +226,23 @@ def test_only_a_keeper_key_gets_its_transactions_through(signer: str) -> None:
     (outcome,) = {s.outcome.code for s in keeper.poll()}  # type: ignore[union-attr]
     assert outcome is ErrorCode.ROLE_FORBIDDEN
     assert FundingTick(PERP) not in [s.payload for s in keeper.poll()]  # never marked
+
+
+def test_a_keeper_on_a_running_sequencer_liquidates_amid_other_traffic(tmp_path: Path) -> None:
+    venue = opened(tmp_path / "journal.db")
+    venue.at(START + 10 * MINUTE)
+    now = venue.clock.now_ns
+    custodian = venue.clients[CUSTODIAN]
+    traffic = [custodian.sign(Deposit("carol", "USDC", USD), now) for _ in range(200)]
+    with Sequencer(venue.journal) as sequencer:
+        oracle = venue.clients[ORACLE]
+        jump = oracle.sign(OracleUpdate("BTC-USD", 110_000 * USD, now, QUOTE), now)
+        assert isinstance(sequencer.submit(jump).result().outcome, Accepted)
+        others = sequencer.submit_many(traffic)  # in flight while the keeper reads and sends
+        keeper = Keeper.for_sequencer(sequencer, signer_for(KEEPER), clock=venue.clock)
+        liquidation = keeper.poll()
+        assert all(isinstance(f.result().outcome, Accepted) for f in others)
+    assert kinds(liquidation) == [("Liquidate", "erin", "accepted")]
+    assert not venue.in_margin_call("erin")
+    assert_journaled_by_the_keeper(venue, liquidation)
+    venue.journal.close()
