@@ -82,8 +82,9 @@ class EngineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Trading messages one key may have accepted per window (0: no limit)."""
     portfolio: PortfolioParams = PortfolioParams()
     invariant_sweep_interval_txs: int = 10_000
-    """Run the full O(state) invariant sweep every this many transactions (0: never
-    automatically). The O(1) invariants of each transaction always run."""
+    """Cover the whole state with the invariant sweep once every this many
+    transactions, a bounded slice after each (0: never automatically). The O(1)
+    invariants of each transaction always run."""
 
 
 CONFIG_BOUNDS: Final[dict[str, tuple[int, int]]] = {

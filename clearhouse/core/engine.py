@@ -49,7 +49,7 @@ from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import Event
 from clearhouse.core.genesis import Genesis, validate_genesis
 from clearhouse.core.instruments import Instrument, Kind
-from clearhouse.core.invariants import check_all
+from clearhouse.core.invariants import Sweep, check_all
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import Accepted, EngineFault, InvariantViolation, Outcome, Rejected
 from clearhouse.core.shapes import check_envelope, check_shape
@@ -132,8 +132,8 @@ class Engine:
         "_fault",
         "_handlers",
         "_seq",
-        "_since_sweep",
         "_state",
+        "_sweep",
         "_timestamp_ns",
     )
 
@@ -143,7 +143,7 @@ class Engine:
         self._seq = 0
         self._timestamp_ns = 0
         self._chain_head = self._state.authority.genesis_digest
-        self._since_sweep = 0
+        self._sweep = Sweep()
         self._fault: str | None = None
         self._encode = msgspec.msgpack.Encoder().encode
 
@@ -215,11 +215,9 @@ class Engine:
             else:
                 outcome = Accepted(seq, result)  # type: ignore[arg-type]
             self._chain_head = hashlib.sha256(self._chain_head + self._encode(outcome)).digest()
-            self._since_sweep += 1
             interval = state.config.invariant_sweep_interval_txs
-            if interval and self._since_sweep >= interval:
-                self._since_sweep = 0
-                check_all(state)
+            if interval:
+                self._sweep.step(state, interval)
         except Exception as exc:
             # An invariant broken, or any exception escaping a handler, is a bug:
             # the state may be half-changed, so the engine stops (fail-stop).

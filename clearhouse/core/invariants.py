@@ -4,17 +4,28 @@ Each transaction checks the rules it can check in O(1) (conservation against the
 running totals, open interest and an uncrossed book for the instrument it
 touched, margin calls for the accounts it touched). This sweep recomputes
 everything from the raw state, so it also catches a running total that has
-drifted from what it sums. It runs every `invariant_sweep_interval_txs`, after
-replay and on demand.
+drifted from what it sums.
+
+The sweep is a run of bounded units (`sweep`): the global totals, the authority,
+the oracles, then one unit per market, per portfolio index and per account. The
+engine spreads it over transactions, a few units after each (`Sweep`), so that
+every `invariant_sweep_interval_txs` transactions cover the whole state once and
+no single transaction stalls for all of it; `check_all` runs it at once, after
+replay and on demand. A unit checks the state as it is when it runs, and no unit
+depends on another having run in the same state, so spreading changes when a
+broken rule is seen, never whether.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from clearhouse.core.ledger import (
     KILL_SWITCH_OFF,
     KILL_SWITCH_OWNER,
     KILL_SWITCH_RISK_OFFICER,
     Account,
+    Market,
 )
 from clearhouse.core.numbers import INT64_MAX
 from clearhouse.core.outcomes import InvariantViolation
@@ -23,14 +34,57 @@ from clearhouse.core.state import State
 
 
 def check_all(state: State) -> None:
+    """The whole sweep at once; raises InvariantViolation at the first broken rule."""
+    for _ in sweep(state):
+        pass
+
+
+def sweep(state: State) -> Iterator[None]:
+    """The sweep as units: each `next` checks one bounded unit (see the module)."""
     _check_conservation(state)
-    _check_markets(state)
-    _check_accounts(state)
+    yield
     _check_authority(state)
-    _check_risk_state(state)
+    yield
+    _check_oracles(state)
+    yield
+    for market in list(state.markets.values()):
+        _check_market(state, market)
+        yield
+    portfolio = state.portfolio_margin
+    for index in list(portfolio.holders):
+        portfolio.check_index_holders(index)
+        yield
+    for account in list(state.accounts.values()):
+        _check_account(state, account)
+        yield
 
 
-def _check_risk_state(state: State) -> None:
+def sweep_units(state: State) -> int:
+    """How many units a sweep of the state as it is now runs."""
+    return 3 + len(state.markets) + len(state.portfolio_margin.holders) + len(state.accounts)
+
+
+class Sweep:
+    """The sweep spread over transactions: `step` after each one runs the next few
+    units, as many as make one pass over the whole state every `interval_txs`."""
+
+    __slots__ = ("_pending", "_units_per_step")
+
+    def __init__(self) -> None:
+        self._pending: Iterator[None] | None = None
+        self._units_per_step = 0
+
+    def step(self, state: State, interval_txs: int) -> None:
+        if self._pending is None:
+            self._pending = sweep(state)
+            self._units_per_step = -(-sweep_units(state) // interval_txs)
+        for _ in range(self._units_per_step):
+            if next(self._pending, True) is True:  # the pass is complete
+                self._pending = None
+                return
+
+
+def _check_oracles(state: State) -> None:
     for index, oracle in state.oracles.items():
         times = [at for at, _ in oracle.history]
         if times != sorted(times) or any(price <= 0 for _, price in oracle.history):
@@ -39,25 +93,6 @@ def _check_risk_state(state: State) -> None:
             raise InvariantViolation(f"{index}: accepted price is not the last in its history")
         if state.index_prices.get(index, 0) != oracle.price:
             raise InvariantViolation(f"{index}: index price out of step with its oracle")
-    for market in state.markets.values():
-        if market.settled and (
-            market.long_open_interest
-            or market.book.bids.live_orders()
-            or market.book.asks.live_orders()
-        ):
-            raise InvariantViolation(f"{market.spec.id}: settled but still open")
-    for account in state.accounts.values():
-        if account.kill_switch not in (
-            KILL_SWITCH_OFF,
-            KILL_SWITCH_OWNER,
-            KILL_SWITCH_RISK_OFFICER,
-        ):
-            raise InvariantViolation(f"{account.id}: kill switch state {account.kill_switch}")
-        for index, mmp in account.mmp.items():
-            if mmp.quantity != sum(q for _, q, _ in mmp.fills) or mmp.delta != sum(
-                d for _, _, d in mmp.fills
-            ):
-                raise InvariantViolation(f"{account.id}: MMP totals on {index} out of step")
 
 
 def _check_authority(state: State) -> None:
@@ -129,104 +164,113 @@ def _check_conservation(state: State) -> None:
             raise InvariantViolation(f"total {value} overflows 64 bits")
 
 
-def _check_markets(state: State) -> None:
-    for market_id, market in state.markets.items():
-        longs = shorts = 0
-        holders = []
-        for account in state.accounts.values():
-            position = account.positions.get(market_id)
-            if position is None or position.qty == 0:
-                continue
-            holders.append(account.id)
-            if position.qty > 0:
-                longs += position.qty
-            else:
-                shorts -= position.qty
+def _check_market(state: State, market: Market) -> None:
+    """Open interest from the market's holders, the holder index, the book."""
+    market_id = market.spec.id
+    longs = shorts = 0
+    for account_id, holder in market.holders.items():
+        position = holder.positions.get(market_id)
+        if account_id != holder.id or position is None or position.qty == 0:
+            raise InvariantViolation(f"{market_id}: holder index out of step with positions")
+        if position.qty > 0:
+            longs += position.qty
+        else:
+            shorts -= position.qty
+    if (
+        longs != shorts
+        or longs != market.long_open_interest
+        or shorts != market.short_open_interest
+    ):
+        raise InvariantViolation(
+            f"{market_id}: open interest long {longs} short {shorts}, recorded "
+            f"{market.long_open_interest}/{market.short_open_interest}"
+        )
+    if market.settled and (
+        market.long_open_interest
+        or market.book.bids.live_orders()
+        or market.book.asks.live_orders()
+    ):
+        raise InvariantViolation(f"{market_id}: settled but still open")
+    if market.book.is_crossed():
+        raise InvariantViolation(f"{market_id}: book crossed")
+    for side in (market.book.bids, market.book.asks):
+        if len(side.keys) != len(side.levels):
+            raise InvariantViolation(f"{market_id}: price keys and levels differ")
+        for price, level in side.levels.items():
+            live = [o for o in level.orders if o.live]
+            if (
+                not live
+                or level.live_count != len(live)
+                or level.total != sum(o.remaining for o in live)
+            ):
+                raise InvariantViolation(f"{market_id}: level {price} totals out of step")
+            for order in live:
+                owner = state.accounts.get(order.account)
+                if order.price != price or order.remaining <= 0 or order.is_buy != side.is_bid:
+                    raise InvariantViolation(f"{market_id}: order {order.order_id} misplaced")
+                if owner is None or owner.open_orders.get(order.order_id) is not order:
+                    raise InvariantViolation(
+                        f"{market_id}: order {order.order_id} not held by its account"
+                    )
+
+
+def _check_account(state: State, account: Account) -> None:
+    """One account: its orders, positions and their caches, the holder index of each
+    position, its risk vectors, controls, bad debt and margin call flag."""
+    state.portfolio_margin.check_account(account)
+    if account.kill_switch not in (KILL_SWITCH_OFF, KILL_SWITCH_OWNER, KILL_SWITCH_RISK_OFFICER):
+        raise InvariantViolation(f"{account.id}: kill switch state {account.kill_switch}")
+    for index, mmp in account.mmp.items():
+        if mmp.quantity != sum(q for _, q, _ in mmp.fills) or mmp.delta != sum(
+            d for _, _, d in mmp.fills
+        ):
+            raise InvariantViolation(f"{account.id}: MMP totals on {index} out of step")
+    aggregates: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+    for order in account.open_orders.values():
+        if not order.live:
+            raise InvariantViolation(f"{account.id}: dead order {order.order_id} still open")
+        buys, sells = aggregates.setdefault(order.instrument, ({}, {}))
+        levels = buys if order.is_buy else sells
+        levels[order.price] = levels.get(order.price, 0) + order.remaining
+    for client_order_id, order_id in account.client_order_ids.items():
+        named = account.open_orders.get(order_id)
+        if named is None or named.client_order_id != client_order_id:
+            raise InvariantViolation(f"{account.id}: client order id {client_order_id!r} dangling")
+    for instrument, position in account.positions.items():
+        buys, sells = aggregates.pop(instrument, ({}, {}))
         if (
-            longs != shorts
-            or longs != market.long_open_interest
-            or shorts != market.short_open_interest
+            position.buy_levels != buys
+            or position.sell_levels != sells
+            or position.open_buy != sum(buys.values())
+            or position.open_sell != sum(sells.values())
         ):
             raise InvariantViolation(
-                f"{market_id}: open interest long {longs} short {shorts}, recorded "
-                f"{market.long_open_interest}/{market.short_open_interest}"
+                f"{account.id}/{instrument}: open order aggregates out of step"
             )
-        if sorted(holders) != sorted(market.holders):
-            raise InvariantViolation(f"{market_id}: holder index out of step with positions")
-        if market.book.is_crossed():
-            raise InvariantViolation(f"{market_id}: book crossed")
-        for side in (market.book.bids, market.book.asks):
-            if len(side.keys) != len(side.levels):
-                raise InvariantViolation(f"{market_id}: price keys and levels differ")
-            for price, level in side.levels.items():
-                live = [o for o in level.orders if o.live]
-                if (
-                    not live
-                    or level.live_count != len(live)
-                    or level.total != sum(o.remaining for o in live)
-                ):
-                    raise InvariantViolation(f"{market_id}: level {price} totals out of step")
-                for order in live:
-                    owner = state.accounts.get(order.account)
-                    if order.price != price or order.remaining <= 0 or order.is_buy != side.is_bid:
-                        raise InvariantViolation(f"{market_id}: order {order.order_id} misplaced")
-                    if owner is None or owner.open_orders.get(order.order_id) is not order:
-                        raise InvariantViolation(
-                            f"{market_id}: order {order.order_id} not held by its account"
-                        )
-
-
-def _check_accounts(state: State) -> None:
-    state.portfolio_margin.check_vectors()
-    for account in state.accounts.values():
-        aggregates: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
-        for order in account.open_orders.values():
-            if not order.live:
-                raise InvariantViolation(f"{account.id}: dead order {order.order_id} still open")
-            buys, sells = aggregates.setdefault(order.instrument, ({}, {}))
-            levels = buys if order.is_buy else sells
-            levels[order.price] = levels.get(order.price, 0) + order.remaining
-        for client_order_id, order_id in account.client_order_ids.items():
-            named = account.open_orders.get(order_id)
-            if named is None or named.client_order_id != client_order_id:
-                raise InvariantViolation(
-                    f"{account.id}: client order id {client_order_id!r} dangling"
-                )
-        for instrument, position in account.positions.items():
-            buys, sells = aggregates.pop(instrument, ({}, {}))
-            if (
-                position.buy_levels != buys
-                or position.sell_levels != sells
-                or position.open_buy != sum(buys.values())
-                or position.open_sell != sum(sells.values())
-            ):
-                raise InvariantViolation(
-                    f"{account.id}/{instrument}: open order aggregates out of step"
-                )
-            mark = position.adverse_mark
-            if position.adverse_buy != sum((p - mark) * q for p, q in buys.items() if p > mark) or (
-                position.adverse_sell != sum((mark - p) * q for p, q in sells.items() if p < mark)
-            ):
-                raise InvariantViolation(
-                    f"{account.id}/{instrument}: adverse-fill cache out of step"
-                )
-            if position.is_empty():
-                raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")
-            if abs(position.qty) > position.market.spec.position_max_lots:
-                raise InvariantViolation(f"{account.id}/{instrument}: position beyond its limit")
-        if aggregates:
-            raise InvariantViolation(f"{account.id}: open orders without a position record")
-        if abs(account.cash) > INT64_MAX:
-            raise InvariantViolation(f"{account.id}: balance overflows 64 bits")
-        _check_bad_debt(state, account)
-        # The insurance fund included, at a maintenance of zero: its equity is never
-        # negative without its margin call open (and a keeper's Liquidate to end it).
-        equity, maintenance = state.margin_call_levels(account)
-        below = equity < maintenance
-        if below != account.in_margin_call:
-            raise InvariantViolation(
-                f"{account.id}: below maintenance is {below} but margin call flag is {account.in_margin_call}"
-            )
+        mark = position.adverse_mark
+        if position.adverse_buy != sum((p - mark) * q for p, q in buys.items() if p > mark) or (
+            position.adverse_sell != sum((mark - p) * q for p, q in sells.items() if p < mark)
+        ):
+            raise InvariantViolation(f"{account.id}/{instrument}: adverse-fill cache out of step")
+        if position.is_empty():
+            raise InvariantViolation(f"{account.id}/{instrument}: empty position kept")
+        if position.qty and position.market.holders.get(account.id) is not account:
+            raise InvariantViolation(f"{instrument}: holder index out of step with positions")
+        if abs(position.qty) > position.market.spec.position_max_lots:
+            raise InvariantViolation(f"{account.id}/{instrument}: position beyond its limit")
+    if aggregates:
+        raise InvariantViolation(f"{account.id}: open orders without a position record")
+    if abs(account.cash) > INT64_MAX:
+        raise InvariantViolation(f"{account.id}: balance overflows 64 bits")
+    _check_bad_debt(state, account)
+    # The insurance fund included, at a maintenance of zero: its equity is never
+    # negative without its margin call open (and a keeper's Liquidate to end it).
+    equity, maintenance = state.margin_call_levels(account)
+    below = equity < maintenance
+    if below != account.in_margin_call:
+        raise InvariantViolation(
+            f"{account.id}: below maintenance is {below} but margin call flag is {account.in_margin_call}"
+        )
 
 
 def _check_bad_debt(state: State, account: Account) -> None:

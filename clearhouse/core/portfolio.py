@@ -248,29 +248,38 @@ class PortfolioMargin:
                 self.attach(account)
 
     def check_vectors(self) -> None:
-        """Raise InvariantViolation unless every portfolio account's vectors equal a
-        fresh recomputation from its positions (and no other account keeps any), and
-        the holders of each index are exactly the accounts with a vector on it."""
-        kept: dict[str, dict[str, None]] = {}
+        """Raise InvariantViolation unless every account's vectors are right
+        (`check_account`) and every index's holders are exactly the accounts with a
+        vector on it (`check_index_holders` and `check_account` together)."""
         for account in self.accounts.values():
-            if account.margin_mode is not PORTFOLIO:
-                if account.risk_vectors:
-                    raise InvariantViolation(f"{account.id}: risk vectors outside portfolio mode")
-                continue
-            fresh: dict[str, list[int]] = {}
-            for index in _indices_held(account):
-                vector = self._vector(account, index)
-                if vector is not None:
-                    fresh[index] = vector
-            if account.risk_vectors != fresh:
-                raise InvariantViolation(
-                    f"{account.id}: risk vectors out of step with its positions"
-                )
-            for index in fresh:
-                kept.setdefault(index, {})[account.id] = None
-        listed = {index: dict.fromkeys(h) for index, h in self.holders.items() if h}
-        if listed != kept:
-            raise InvariantViolation("portfolio holders out of step with the risk vectors")
+            self.check_account(account)
+        for index in self.holders:
+            self.check_index_holders(index)
+
+    def check_account(self, account: Account) -> None:
+        """The account's vectors equal a fresh recomputation from its positions (an
+        account outside portfolio mode keeps none), and it is a holder of each index
+        it has a vector on."""
+        if account.margin_mode is not PORTFOLIO:
+            if account.risk_vectors:
+                raise InvariantViolation(f"{account.id}: risk vectors outside portfolio mode")
+            return
+        fresh: dict[str, list[int]] = {}
+        for index in _indices_held(account):
+            vector = self._vector(account, index)
+            if vector is not None:
+                fresh[index] = vector
+        if account.risk_vectors != fresh:
+            raise InvariantViolation(f"{account.id}: risk vectors out of step with its positions")
+        for index in fresh:
+            if self.holders.get(index, {}).get(account.id) is not account:
+                raise InvariantViolation(f"{index}: portfolio holders out of step with vectors")
+
+    def check_index_holders(self, index: str) -> None:
+        """Every holder listed on the index keeps a vector on it."""
+        for account_id, account in self.holders.get(index, {}).items():
+            if account.id != account_id or index not in account.risk_vectors:
+                raise InvariantViolation(f"{index}: portfolio holders out of step with vectors")
 
     # -- the arithmetic ----------------------------------------------------------
     # Loops run over plain lists of ints, item by item, which mypyc compiles to
