@@ -65,17 +65,23 @@ def sweep_units(state: State) -> int:
 
 
 class Sweep:
-    """The sweep spread over transactions: `step` after each one runs the next few
-    units, as many as make one pass over the whole state every `interval_txs`."""
+    """The sweep spread over transactions: a pass starts every `interval_txs`
+    transactions, and `step`, after each one, runs the next few of its units, as
+    many as finish the pass within the interval (then it rests until the next)."""
 
-    __slots__ = ("_pending", "_units_per_step")
+    __slots__ = ("_pending", "_since_pass", "_units_per_step")
 
     def __init__(self) -> None:
         self._pending: Iterator[None] | None = None
         self._units_per_step = 0
+        self._since_pass = 0
 
     def step(self, state: State, interval_txs: int) -> None:
+        self._since_pass += 1
         if self._pending is None:
+            if self._since_pass < interval_txs:
+                return
+            self._since_pass = 0
             self._pending = sweep(state)
             self._units_per_step = -(-sweep_units(state) // interval_txs)
         for _ in range(self._units_per_step):

@@ -41,6 +41,20 @@ def test_a_rule_broken_in_the_last_account_is_seen_within_one_interval(interval:
     assert seen_after is not None and seen_after <= 2 * interval
 
 
+def test_a_pass_runs_once_an_interval_not_back_to_back() -> None:
+    venue = venue_with(0)
+    state = venue.engine._state
+    units = sweep_units(state)
+    interval = 4 * units  # one unit a step: a pass takes a quarter of the interval
+    spread = Sweep()
+    started = 0
+    for _ in range(3 * interval):
+        was_idle = spread._pending is None
+        spread.step(state, interval)
+        started += was_idle and spread._pending is not None
+    assert started == 3
+
+
 def test_a_broken_total_is_seen_within_one_interval() -> None:
     venue = venue_with(25)
     venue.engine._state.accounts[ACCOUNTS[3]].cash += 1  # the running total now disagrees
@@ -57,6 +71,9 @@ def test_each_step_runs_a_bounded_share_and_a_pass_covers_every_unit() -> None:
     interval = 10
     per_step = -(-units // interval)
     spread = Sweep()
+    for _ in range(interval - 1):  # a pass starts once an interval has gone by
+        spread.step(state, interval)
+        assert spread._pending is None
     spread.step(state, interval)
     assert spread._pending is not None
     remaining = sum(1 for _ in spread._pending)  # what the first step left for later
