@@ -13,8 +13,11 @@ read-only transactions). KEY is the operator's checkpoint verifier key string
 
 Exit status: 0 when everything checks out; 1 when the journal, proof or replay shows a
 fault (the message names the entry), a stored value cannot be read (one line naming
-the entry or the damaged page) included; 2 when the input cannot be used at all (no
-such journal, a file that is not a journal, a malformed key, an unreadable file).
+the entry or the damaged page) and a stored genesis that does not decode included;
+2 when the input cannot be used at all (no such journal, a file that is not a
+journal, a malformed key, an unreadable file or one nested too deep, a held
+checkpoint that is not a signed note, a seq the journal does not hold). An error is
+one line: a message that spans lines (a driver's hint, say) is joined into one.
 """
 
 from __future__ import annotations
@@ -106,11 +109,24 @@ def _out() -> Console:
     return console
 
 
+def _one_line(text: str) -> str:
+    """`text` on one line: drivers put hints on lines of their own (psycopg's "Is the
+    server running on that host ...?"), and an error is one line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _fail(message: str, code: int) -> typer.Exit:
+    message = _one_line(message)
     if code == 2:  # input that cannot be used: the one-line form every command shares
         message = f"error: {message}"
     Console(stderr=True, soft_wrap=True, highlight=False).print(Text(message, style="red"))
     return typer.Exit(code)
+
+
+def _genesis_fault(exc: Exception) -> typer.Exit:
+    """The stored genesis does not decode or starts no engine: the journal is damaged,
+    the same fault line as `audit verify` gives."""
+    return _fail(f"FAULT [genesis] genesis: {exc}", 1)
 
 
 def _operator(text: str) -> NoteVerifier:
@@ -283,22 +299,30 @@ def verify(
 
 
 def _read_checkpoint(path: Path) -> bytes:
-    """The signed note in FILE: the file itself, or the checkpoint of a proof file."""
-    from clearhouse.audit import PROOF_FORMAT
+    """The signed note in FILE: the file itself, or the checkpoint of a proof file.
+
+    Blank lines after its last signature line are dropped (`trim_held_note`). A file
+    that is not a signed checkpoint note at all is the auditor's input, refused here
+    (exit 2); a note that is one but not the operator's, or not of this log, is a
+    fault the audit reports."""
+    from clearhouse.audit import ProofError, proof_from_json
+    from clearhouse.audit.checkpoints import malformed_note, trim_held_note
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _fail(f"--checkpoint {path}: {exc}", 2) from exc
+    note = data
     if data.lstrip().startswith(b"{"):
         try:
-            doc = json.loads(data)
-            if doc.get("format") != PROOF_FORMAT:
-                raise ValueError(f"format is {doc.get('format')!r}, not {PROOF_FORMAT!r}")
-            return str(doc["checkpoint"]).encode("utf-8")
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise _fail(f"--checkpoint {path}: not a checkpoint note or proof: {exc}", 2) from exc
-    return data
+            note = proof_from_json(data).checkpoint
+        except ProofError as exc:
+            raise _fail(f"--checkpoint {path}: {exc}", 2) from exc
+    note = trim_held_note(note)
+    problem = malformed_note(note)
+    if problem is not None:
+        raise _fail(f"--checkpoint {path}: not a signed checkpoint note: {problem}", 2)
+    return note
 
 
 def _read_genesis(path: Path) -> Genesis:
@@ -354,7 +378,7 @@ def _print_report(report: AuditReport, how: str) -> None:
     for name, value in rows:
         console.print(Text(f"{name:>16}  {value}"))
     for warning in report.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        console.print(Text(f"warning: {_one_line(warning)}", style="yellow"))
     if report.grew_to is not None:
         console.print(
             Text(
@@ -363,7 +387,8 @@ def _print_report(report: AuditReport, how: str) -> None:
             )
         )
     if report.fault is not None:
-        console.print(Text(f"FAULT [{report.fault.check}] {report.fault.message}", style="red"))
+        fault = f"FAULT [{report.fault.check}] {report.fault.message}"
+        console.print(Text(_one_line(fault), style="red"))
         return
     if report.unsigned_entries:
         console.print(
@@ -590,10 +615,14 @@ def query(
         _out().print(table)
     if search.undecodable:
         shown = ", ".join(str(seq) for seq in search.undecodable[:10])
+        skipped = (
+            "1 entry does not decode and was skipped"
+            if len(search.undecodable) == 1
+            else f"{len(search.undecodable)} entries do not decode and were skipped"
+        )
         Console(stderr=True, highlight=False).print(
             Text(
-                f"warning: {len(search.undecodable)} entries do not decode and were skipped "
-                f"(seq {shown}); run `clearhouse audit verify`",
+                f"warning: {skipped} (seq {shown}); run `clearhouse audit verify`",
                 style="yellow",
             )
         )
@@ -636,12 +665,15 @@ def replay_command(
     head with the record (exit 1 naming the entry on a difference).
     """
     from clearhouse.audit import AuditError, plain, plan_replay, run_replay
+    from clearhouse.audit.common import StoredGenesisError
 
     with _opened(journal) as store:
         try:
             plan = plan_replay(store, to, use_snapshots=not from_genesis)
-        except AuditError as exc:
-            raise _fail(f"cannot replay: {exc}", 2) from exc
+        except StoredGenesisError as exc:
+            raise _genesis_fault(exc) from exc
+        except AuditError as exc:  # "cannot replay to seq 999: the journal holds seq 1..30"
+            raise _fail(str(exc), 2) from exc
         with (
             _verifier(workers, plan.remaining) as (verify_batch, overlap, how),
             _progress(plan.remaining, "replaying") as progress,
@@ -651,7 +683,7 @@ def replay_command(
                     store, plan, verify=verify_batch, overlap=overlap, progress=progress
                 )
             except AuditError as exc:
-                raise _fail(f"replay failed: {exc}", 1) from exc
+                raise _fail(f"FAULT replay failed: {exc}", 1) from exc
     engine = result.engine
     units = _Units.of(plan.genesis)
     started = (
@@ -678,7 +710,7 @@ def replay_command(
         return
     console = _out()
     for skipped in result.skipped_snapshots:
-        console.print(Text(f"warning: {skipped}", style="yellow"))
+        console.print(Text(f"warning: {_one_line(skipped)}", style="yellow"))
     console.print(
         Text(
             f"replayed to seq {engine.seq} from {started}: {result.reexecuted:,} entries "
@@ -778,5 +810,5 @@ def _venue_units(store: JournalStore) -> _Units:
 
     try:
         return _Units.of(load_genesis(store))
-    except AuditError as exc:
-        raise _fail(f"cannot read the journal's genesis: {exc}", 1) from exc
+    except AuditError as exc:  # `_opened` found a genesis: it is there but damaged
+        raise _genesis_fault(exc) from exc

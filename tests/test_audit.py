@@ -740,6 +740,14 @@ def test_replay_stops_at_an_entry_that_does_not_re_execute(built: Built, tmp_pat
     assert replay(built.path, "--to", str(built.size + 1)).exit_code == 2  # no such seq
 
 
+def test_replay_to_a_seq_beyond_the_journal_says_so_once(built: Built) -> None:
+    result = replay(built.path, "--to", "999")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: cannot replay to seq 999: the journal holds seq 1..{built.size}"
+    )
+
+
 def test_the_recorded_transactions_are_the_signed_ones(built: Built) -> None:
     db = sqlite3.connect(built.path)
     stored = [bytes(tx) for (tx,) in db.execute("SELECT tx FROM entries ORDER BY seq")]
@@ -814,6 +822,39 @@ def test_a_journal_whose_genesis_was_edited_does_not_start(built: Built, tmp_pat
             Journal(store, built.genesis, signer_for(OPERATOR), OPERATOR)
     finally:
         store.close()
+
+
+def _refused_genesis(genesis: Genesis) -> Genesis:
+    config = msgspec.structs.replace(genesis.config, accounts_max=-5)
+    return msgspec.structs.replace(genesis, config=config)
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        (b"\xc1", "the stored genesis does not decode"),
+        (encode(_refused_genesis(standard_genesis(["alice"]))), "config.accounts_max"),
+    ],
+)
+def test_a_stored_genesis_that_starts_no_engine_is_one_fault_everywhere(
+    built: Built, tmp_path: Path, stored: bytes, why: str
+) -> None:
+    """The journal is damaged, not the request: every reader says FAULT, exit 1."""
+    path = copy_of(built, tmp_path)
+    run_sql(path, ("UPDATE meta SET value = ? WHERE key = 'genesis'", (stored,)))
+    results = _every_reader(path)
+    # A proof needs only the entry, the tree and the note; a query needs the genesis
+    # only to read its amounts, so it lists the entries of a genesis that decodes.
+    assert results.pop("prove").exit_code == 0
+    readers = (
+        results
+        if why.startswith("the stored genesis")
+        else {command: results[command] for command in ("verify", "replay")}
+    )
+    for command, result in readers.items():
+        line = _one_line_fault(result, "FAULT [genesis] genesis: ", why)
+        if command != "verify":  # verify prints its report around the fault
+            assert result.output.strip() == line, (command, result.output)
 
 
 # -- checkpoints the auditor holds -------------------------------------------------------
@@ -897,6 +938,59 @@ def test_a_held_checkpoint_must_match_the_journal(built: Built, tmp_path: Path) 
     assert missing.exit_code == 2 and "--checkpoint" in missing.output
 
 
+@pytest.mark.parametrize("trailing", [b"\n", b"\n\n\n"])
+def test_a_held_note_with_trailing_blank_lines_is_read_as_signed(
+    built: Built, tmp_path: Path, trailing: bytes
+) -> None:
+    """What `sqlite3` prints, or a note copied from a terminal: one newline too many."""
+    note = _note(built.path, built.checkpoints[-1])
+    held = tmp_path / "held.note"
+    held.write_bytes(note + trailing)
+    result = verify(built.path, "--checkpoint", str(held), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["held_checkpoints"] == 1
+    proof = tmp_path / "proof.json"
+    assert prove(built.path, 3, proof).exit_code == 0
+    doc = json.loads(proof.read_text())
+    proof.write_text(json.dumps({**doc, "checkpoint": doc["checkpoint"] + trailing.decode()}))
+    assert verify(built.path, "--checkpoint", str(proof)).exit_code == 0
+    store = SqliteJournal(built.path)
+    try:
+        report = audit_journal(store, _operator(), held_checkpoints=[("held", note + trailing)])
+    finally:
+        store.close()
+    assert report.fault is None and report.held_checkpoints == 1
+    # Still rolled back behind it: the note is read, not waved through.
+    path = copy_of(built, tmp_path)
+    roll_back(path, built.checkpoints[-2])
+    assert verify(path, "--checkpoint", str(held)).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"hello\n", "no blank line between text and signatures"),
+        (b"clearhouse/v\n\n", "body needs origin, size and root hash lines"),
+        (b"\n", "no blank line between text and signatures"),
+        (b"", "no blank line between text and signatures"),
+    ],
+)
+def test_a_held_file_that_is_no_signed_note_is_the_auditors_input(
+    built: Built, tmp_path: Path, content: bytes, why: str
+) -> None:
+    held = tmp_path / "held.note"
+    held.write_bytes(content)
+    result = verify(built.path, "--checkpoint", str(held))
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: --checkpoint {held}: not a signed checkpoint note: {why}"
+    )
+
+
+def _operator() -> NoteVerifier:
+    return NoteVerifier.from_verifier_string(OPERATOR_KEY)
+
+
 # -- snapshots that do not hash to their digest ------------------------------------------
 
 
@@ -963,6 +1057,48 @@ def test_a_value_of_the_wrong_type_names_its_entry(
     report = json.loads(verify(path, "--json").stdout)
     assert report["fault"]["check"] == "storage" and report["fault"]["seq"] == 5
     assert report["fault"]["entry"] == 5 and report["entries"] == 4  # 1..4 were checked
+
+
+DEEP_MSGPACK = b"\x81\xa7payload\x81\xa1x" + b"\x91" * 100_000 + b"\xc0"
+"""A map whose payload's first value nests 100,000 arrays deep: msgspec recurses
+skipping it while it looks for the payload's tag."""
+
+
+@pytest.mark.parametrize("column_name", ["tx", "outcome"])
+def test_stored_bytes_nested_too_deep_are_a_fault_of_their_entry(
+    built: Built, tmp_path: Path, column_name: str
+) -> None:
+    path = copy_of(built, tmp_path)
+    run_sql(path, (f"UPDATE entries SET {column_name} = ? WHERE seq = 5", (DEEP_MSGPACK,)))
+    results = _every_reader(path, 5)
+    fault = _one_line_fault(results["verify"], "entry 5 (seq 5)")
+    assert "RecursionError" not in fault
+    if column_name == "tx":
+        assert "nest too deep to decode" in fault
+    line = _one_line_fault(results["replay"], "FAULT replay failed: entry 5 (seq 5)")
+    assert results["replay"].output.strip() == line
+    query = results["query"]
+    assert query.exit_code == 0 and isinstance(query.exception, SystemExit | None)
+    assert "1 entry does not decode and was skipped (seq 5)" in " ".join(query.output.split())
+    proved = results["prove"]  # the entry's leaf no longer matches the signed root
+    assert proved.exit_code == 1 and "cannot prove entry 5" in proved.output
+
+
+def test_a_signed_proof_of_an_entry_nested_too_deep_fails_to_check(tmp_path: Path) -> None:
+    from clearhouse.journal.entry import JournalEntry, entry_bytes
+    from clearhouse.journal.merkle import leaf_hash
+
+    data = entry_bytes(JournalEntry(1, 1, DEEP_MSGPACK, b"", bytes(32)))
+    cp = Checkpoint("clearhouse/v", 1, leaf_hash(data))
+    note = sign_checkpoint(cp, signer_for(OPERATOR), OPERATOR)
+    file = tmp_path / "proof.json"
+    file.write_text(json.dumps(proof_to_json(InclusionProof(0, data, 1, [], note))))
+    result = check_proof(file)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        "proof FAILED: the included entry does not decode: its arrays and maps nest too "
+        "deep to decode"
+    )
 
 
 def _entry_leaf_pages(path: Path) -> list[int]:

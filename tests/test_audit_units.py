@@ -81,3 +81,29 @@ def test_replay_prints_balances_in_usdc_and_its_json_names_the_unit(
     assert exported.exit_code == 0, exported.output
     state = json.loads(out.read_text())
     assert state["units"]["asset"] == "USDC" and state["units"]["decimals"] == 6
+
+
+def test_one_event_and_one_fill_read_in_the_singular(journal: Path) -> None:
+    import sqlite3
+
+    from clearhouse.audit import describe_outcome
+    from clearhouse.core import Accepted, TradeExecuted
+    from clearhouse.core.codec import decode_outcome
+
+    result = runner.invoke(app, ["audit", "query", "--journal", str(journal)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    shown = _flat(result.output)
+    assert "accepted: 2 events (1 fill) [" in shown
+    assert "accepted: 3 events (2 fills) [" in shown
+    assert "1 fills" not in shown
+    db = sqlite3.connect(journal)
+    outcomes = [decode_outcome(bytes(o)) for (o,) in db.execute("SELECT outcome FROM entries")]
+    db.close()
+    trade = next(
+        event
+        for outcome in outcomes
+        if isinstance(outcome, Accepted)
+        for event in outcome.events
+        if isinstance(event, TradeExecuted)
+    )
+    assert describe_outcome(Accepted(1, [trade])) == "accepted: 1 event (1 fill) [trade_executed]"

@@ -53,6 +53,8 @@ MISSING = "<missing>"  # a file in a folder that does not exist
 FOLDER = "<folder>"  # an existing folder
 GARBAGE = "<garbage>"  # an existing file of garbage bytes
 DEEP = "<deep>"  # a JSON file nested 100,000 deep
+DEEP_OPEN = "<deep-open>"  # 100,000 "[", never closed
+DEEP_OBJECT = "<deep-object>"  # '{"a":' 100,000 times
 HUGE_JSON = "<huge-json>"  # a genesis whose numbers are 2^200
 
 JOURNAL = ("--journal", MISSING)
@@ -113,6 +115,11 @@ BAD_INPUT: dict[str, Case] = {
         bad=(
             ((*JOURNAL, "--operator-key", "garbage"), "--operator-key"),
             (("--journal", GARBAGE, "--operator-key", OPERATOR_KEY), "not a clearhouse journal"),
+            ((*VERIFY, "--checkpoint", DEEP_OBJECT), "nest more than 2 deep"),
+            ((*VERIFY, "--checkpoint", DEEP), "not a signed checkpoint note"),
+            ((*VERIFY, "--checkpoint", GARBAGE), "not a signed checkpoint note"),
+            ((*VERIFY, "--genesis", DEEP), "--genesis"),
+            ((*VERIFY, "--genesis", DEEP_OBJECT), "--genesis"),
         ),
     ),
     "audit prove": Case(
@@ -124,6 +131,9 @@ BAD_INPUT: dict[str, Case] = {
         bad=(
             ((GARBAGE, "--operator-key", OPERATOR_KEY), "garbage.bin"),
             ((GARBAGE, "--operator-key", "x"), "--operator-key"),
+            ((DEEP, "--operator-key", OPERATOR_KEY), "nest more than 2 deep"),
+            ((DEEP_OPEN, "--operator-key", OPERATOR_KEY), "nest more than 2 deep"),
+            ((DEEP_OBJECT, "--operator-key", OPERATOR_KEY), "nest more than 2 deep"),
         ),
     ),
     "audit query": Case(base=JOURNAL, bad=((("--journal", GARBAGE), "not a clearhouse journal"),)),
@@ -178,6 +188,10 @@ def places(tmp_path: Path) -> dict[str, str]:
     garbage.write_bytes(b"\x00\xffnot what it should be\n" * 8)
     deep = tmp_path / "deep.json"
     deep.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    deep_open = tmp_path / "deep-open.json"
+    deep_open.write_bytes(b"[" * 100_000)
+    deep_object = tmp_path / "deep-object.json"
+    deep_object.write_bytes(b'{"a":' * 100_000)
     huge = tmp_path / "huge.json"
     document = {"venue_id": "v", "keys": [], "instruments": [], "config": {"accounts_max": 2**200}}
     huge.write_text(json.dumps(document))
@@ -186,6 +200,8 @@ def places(tmp_path: Path) -> dict[str, str]:
         FOLDER: str(folder),
         GARBAGE: str(garbage),
         DEEP: str(deep),
+        DEEP_OPEN: str(deep_open),
+        DEEP_OBJECT: str(deep_object),
         HUGE_JSON: str(huge),
     }
 
@@ -303,3 +319,32 @@ def test_a_file_system_failure_no_check_foresaw_is_one_line(
     keys = [f"{g}:governor:{signer_for(g).public_key().hex()}" for g in ("gov-a", "gov-b")]
     args = ["--venue-id", "v", "--key", keys[0], "--key", keys[1], "--out", out]
     refused("genesis new", args, "No space left on device", code=1)
+
+
+UNREACHABLE_POSTGRES = "postgresql://x@127.0.0.1:1/y"
+"""Nothing listens on port 1: psycopg refuses with a hint on a second line."""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["replay"],
+        ["audit", "query"],
+        ["audit", "prove", "--entry", "1"],
+        ["audit", "verify", "--operator-key", OPERATOR_KEY],
+    ],
+)
+def test_an_unreachable_postgresql_journal_is_one_line(command: list[str]) -> None:
+    refused(" ".join(command[:2]), [*command[2:], "--journal", UNREACHABLE_POSTGRES], "cannot open")
+
+
+def test_an_error_whose_text_spans_lines_is_joined_into_one(
+    places: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clearhouse.journal
+
+    def refuse(url: str, **options: object) -> None:
+        raise RuntimeError("connection failed: refused\n\tIs the server running?\n")
+
+    monkeypatch.setattr(clearhouse.journal, "open_store", refuse)
+    refused("audit query", ["--journal", UNREACHABLE_POSTGRES], "refused; Is the server running?")

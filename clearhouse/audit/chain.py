@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
-from clearhouse.audit.common import entry_label
+from clearhouse.audit.common import decode_recorded_outcome, entry_label
 from clearhouse.audit.report import Problem, stop
-from clearhouse.core.codec import decode_outcome
 from clearhouse.journal.entry import JournalEntry, next_chain_head
 
 
@@ -83,6 +82,6 @@ class ChainCheck:
 def _recorded_seq(outcome: bytes) -> int | None:
     """The seq an outcome's bytes name, or None if they do not decode."""
     try:
-        return decode_outcome(outcome).seq
+        return decode_recorded_outcome(outcome).seq
     except msgspec.DecodeError:
         return None

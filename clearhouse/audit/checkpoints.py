@@ -14,7 +14,7 @@ it was signed for. One the journal never reaches shows a journal rolled back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from clearhouse.audit.common import entry_label
 from clearhouse.audit.report import AuditReport, stop
@@ -27,6 +27,36 @@ from clearhouse.journal.checkpoint import (
 )
 from clearhouse.journal.merkle import MerkleTree, verify_consistency
 from clearhouse.journal.store import JournalStore
+
+_SIGNATURE_LINE_START: Final = "— ".encode()
+
+
+def trim_held_note(note: bytes) -> bytes:
+    """A held note without the blank lines a file may carry after its last signature line.
+
+    A signed note ends with the newline of its last signature line (C2SP signed-note),
+    so a note ending in a blank line is never valid as it is, and the note left
+    without those blank lines is the only one it can be: the signatures cover the
+    text before the note's own blank line, so the checkpoint read is the one signed.
+    Files gain them when a note is copied from a terminal or printed by `sqlite3`.
+    A note whose last line is not a signature line is left as it is.
+    """
+    trimmed = note.rstrip(b"\n")
+    last_line = trimmed[trimmed.rfind(b"\n") + 1 :]
+    if len(trimmed) < len(note) - 1 and last_line.startswith(_SIGNATURE_LINE_START):
+        return trimmed + b"\n"
+    return note
+
+
+def malformed_note(note: bytes) -> str | None:
+    """Why `note` is not a signed checkpoint note at all, or None: its syntax and its
+    body, read before any signature is checked (`parse_signed_checkpoint`'s order)."""
+    try:
+        parse_signed_checkpoint(note, [])
+    except CheckpointError as exc:
+        if exc.code is CheckpointErrorCode.MALFORMED:
+            return exc.message
+    return None
 
 
 def checkpoint_problem(exc: CheckpointError, operator: NoteVerifier) -> str:
@@ -68,7 +98,9 @@ class CheckpointCheck:
         """Check 2: the auditor's own checkpoints, each signed by the operator for this log."""
         for name, note in notes:
             try:
-                cp = parse_signed_checkpoint(note, [self.operator], origin=self.origin)
+                cp = parse_signed_checkpoint(
+                    trim_held_note(note), [self.operator], origin=self.origin
+                )
             except CheckpointError as exc:
                 stop(
                     "checkpoint",

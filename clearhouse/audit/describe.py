@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
+from clearhouse.audit.common import decode_recorded_outcome
 from clearhouse.core import Accepted, Outcome, Rejected, TradeExecuted, Transaction
-from clearhouse.core.codec import decode_outcome
 
 
 def plain(value: object) -> Any:
@@ -67,15 +67,19 @@ def describe_payload(tx: Transaction) -> str:
 
 
 def describe_outcome(outcome: Outcome) -> str:
-    """ "accepted: 3 events (2 fills)" or "rejected bad_signature: message"."""
+    """ "accepted: 3 events (1 fill)" or "rejected bad_signature: message"."""
     if isinstance(outcome, Rejected):
         return f"rejected {outcome.code.name} ({outcome.code.value}): {outcome.message}"
     fills = sum(isinstance(event, TradeExecuted) for event in outcome.events)
     kinds = ", ".join(str(plain(event)["event"]) for event in outcome.events)
-    text = f"accepted: {len(outcome.events)} events"
+    text = f"accepted: {_count(len(outcome.events), 'event')}"
     if fills:
-        text += f" ({fills} fills)"
+        text += f" ({_count(fills, 'fill')})"
     return f"{text} [{kinds}]" if kinds else text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def describe_fill(trade: TradeExecuted) -> str:
@@ -95,7 +99,7 @@ def fills_of(outcome: Outcome) -> list[TradeExecuted]:
 def describe_outcome_difference(recorded: bytes, outcome: Outcome, signature_valid: bool) -> str:
     """What differs between recorded outcome bytes and a re-executed outcome, precisely."""
     try:
-        before = decode_outcome(recorded)
+        before = decode_recorded_outcome(recorded)
     except msgspec.DecodeError as exc:
         return f"the recorded outcome bytes do not decode ({exc}); re-executed: {describe_outcome(outcome)}"
     if type(before) is not type(outcome):

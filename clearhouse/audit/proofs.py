@@ -17,10 +17,16 @@ from typing import Any, Final
 import msgspec
 
 from clearhouse.audit.checkpoints import checkpoint_problem
-from clearhouse.audit.common import AuditError, ProofError, holds, tx_decoder
+from clearhouse.audit.common import (
+    AuditError,
+    ProofError,
+    decode_recorded_outcome,
+    decode_tx,
+    holds,
+)
 from clearhouse.auth.verifier import verify_transaction
 from clearhouse.core import Accepted, Outcome, Transaction
-from clearhouse.core.codec import decode_outcome
+from clearhouse.core.nesting import json_deeper_than
 from clearhouse.journal.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -35,6 +41,9 @@ from clearhouse.journal.store import JournalStore, PersistedHashStore
 
 PROOF_FORMAT: Final = "clearhouse-inclusion-proof/1"
 """The `format` field of an inclusion proof file."""
+PROOF_NESTING_MAX: Final = 2
+"""A proof file is an object holding an array of strings; a file nested deeper is
+refused before it is parsed, as Python's JSON parser recurses once per level."""
 
 
 def _note_text(note: bytes) -> bytes:
@@ -105,7 +114,15 @@ def proof_to_json(proof: InclusionProof) -> dict[str, Any]:
 def proof_from_json(text: str | bytes) -> InclusionProof:
     """Read a proof file. Raises ProofError if it is not one."""
     try:
-        doc = json.loads(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+    except UnicodeEncodeError as exc:
+        raise ProofError(f"not JSON: {exc}") from exc
+    if json_deeper_than(data, PROOF_NESTING_MAX):
+        raise ProofError(
+            f"not a proof: its arrays and objects nest more than {PROOF_NESTING_MAX} deep"
+        )
+    try:
+        doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProofError(f"not JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -162,8 +179,10 @@ def check_inclusion_proof(proof: InclusionProof, operator: NoteVerifier) -> Chec
         )
     try:
         entry = decode_entry(proof.entry)
-        tx = tx_decoder.decode(entry.tx)
-        outcome = decode_outcome(entry.outcome)
+        tx = decode_tx(entry.tx)
+        if isinstance(tx, str):
+            raise msgspec.DecodeError(tx)
+        outcome = decode_recorded_outcome(entry.outcome)
     except msgspec.DecodeError as exc:
         raise ProofError(f"the included entry does not decode: {exc}") from exc
     if entry.seq != proof.leaf_index + 1:

@@ -8,10 +8,15 @@ from typing import Any, Final
 
 import msgspec
 
-from clearhouse.audit.common import BATCH_ENTRIES, AuditError, Progress, tx_decoder
+from clearhouse.audit.common import (
+    BATCH_ENTRIES,
+    AuditError,
+    Progress,
+    decode_recorded_outcome,
+    decode_tx,
+)
 from clearhouse.audit.describe import payload_type, plain
 from clearhouse.core import Accepted, Outcome, Transaction
-from clearhouse.core.codec import decode_outcome
 from clearhouse.core.txs import PAYLOAD_TYPES
 from clearhouse.journal.entry import JournalEntry
 from clearhouse.journal.store import JournalStore
@@ -107,10 +112,13 @@ class JournalQuery:
                 continue
             if criteria.to_ns is not None and entry.timestamp_ns >= criteria.to_ns:
                 continue
+            tx = decode_tx(entry.tx)
+            outcome: Outcome | None
             try:
-                tx = tx_decoder.decode(entry.tx)
-                outcome = decode_outcome(entry.outcome)
+                outcome = decode_recorded_outcome(entry.outcome)
             except msgspec.DecodeError:
+                outcome = None
+            if isinstance(tx, str) or outcome is None:
                 self.undecodable.append(entry.seq)
                 continue
             if criteria.types and payload_type(tx) not in criteria.types:

@@ -18,6 +18,7 @@ from clearhouse.audit.common import (
     AuditError,
     Progress,
     ReplayError,
+    StoredGenesisError,
     entry_label,
     holds,
     load_genesis,
@@ -58,7 +59,9 @@ def plan_replay(
     """The starting point of a replay to `to_seq` (default: the last entry).
 
     The newest snapshot at or before `to_seq` that restores to its own seq (damaged
-    ones are skipped and listed), else the genesis. Raises AuditError.
+    ones are skipped and listed), else the genesis. Raises StoredGenesisError if the
+    stored genesis does not decode or starts no engine, AuditError if the journal does
+    not hold `to_seq`.
     """
     genesis = load_genesis(store)
     size = store.size()
@@ -67,8 +70,8 @@ def plan_replay(
         raise AuditError(f"cannot replay to seq {target}: {holds(size)}")
     try:
         engine = Engine(genesis)
-    except GenesisError as exc:
-        raise AuditError(f"the stored genesis is invalid: {exc}") from exc
+    except (GenesisError, ValueError) as exc:
+        raise StoredGenesisError(f"the stored genesis is invalid: {exc}") from exc
     plan = ReplayResult(engine, genesis, target, None)
     if not use_snapshots:
         return plan
