@@ -203,10 +203,13 @@ AUDIT_API = [
 
 PACKAGE_API = ["CORE_BUILD", "__version__"]
 
+SEQUENCER_API = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Sequencer"]
+
 PACKAGES = [
     pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),
     pytest.param("clearhouse.auth", AUTH_API, id="clearhouse.auth"),
     pytest.param("clearhouse.audit", AUDIT_API, id="clearhouse.audit"),
+    pytest.param("clearhouse.sequencer", SEQUENCER_API, id="clearhouse.sequencer"),
     pytest.param("clearhouse", PACKAGE_API, id="clearhouse"),
 ]
 
@@ -272,6 +275,7 @@ def test_star_import_gives_exactly_all(module_name: str, expected: list[str]) ->
         pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),
         pytest.param("clearhouse.auth", AUTH_API, id="clearhouse.auth"),
         pytest.param("clearhouse.audit", AUDIT_API, id="clearhouse.audit"),
+        pytest.param("clearhouse.sequencer", SEQUENCER_API, id="clearhouse.sequencer"),
     ],
 )
 def test_no_public_name_outside_all(module_name: str, expected: list[str]) -> None:
