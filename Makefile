@@ -72,9 +72,10 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n 2 tests/core/test_stateful.py tests/core/test_stateful_risk.py \
 		tests/journal/test_outside_path.py
 
-# Long crash run of the journal: 300 SIGKILLs of a journaling process (the suite runs 30).
+# Long crash runs: 300 SIGKILLs of a journaling process, and 300 of a sequencer with
+# concurrent clients (the suite runs 30 of each).
 crash: $(COMPILED)
-	CRASH_KILLS=300 $(BIN)/pytest -q tests/journal/test_crash.py
+	CRASH_KILLS=300 $(BIN)/pytest -q tests/journal/test_crash.py tests/journal/test_crash_sequencer.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info clearhouse/core/*.so $(COMPILED)

@@ -1,7 +1,7 @@
 """The process the sequencer crash test kills: many clients journal through one Sequencer.
 
     python tests/journal/crash_sequencer_child.py JOURNAL WORKFILE [--seed N]
-        [--snapshot-every N] [--checkpoint-every N] [--workers N]
+        [--snapshot-every N] [--checkpoint-every N] [--workers N] [--budget N]
 
 It starts a VerifierPool of `--workers` processes, opens the journal at JOURNAL
 (recovering whatever a killed predecessor left) and starts a Sequencer on both.
@@ -13,6 +13,11 @@ size (seeded by the seed, the client and the position it resumes from) and waits
 for each future in turn, so several clients' chunks meet in the sequencer's
 batches and group commits.
 
+With `--budget N` the clients together submit at most N transactions, then the
+process holds (prints `held` and waits to be killed) instead of finishing: it
+journals thousands a second, so a parent slowed by a busy machine could otherwise
+find it finished when its kill was meant to land in the middle.
+
 On stdout, one whole line per write (the clients share it):
 
     start <seq>                 after recovery: the journal holds seq 1..<seq>
@@ -21,6 +26,7 @@ On stdout, one whole line per write (the clients share it):
                                 receipt, that is after the durable commit
     snapshot <seq>              a snapshot (or checkpoint of <size> entries) is about
     checkpoint <size>           to be written (crash_child.AnnouncingStore)
+    held                        the budget is spent, what it covered acknowledged
     done <seq> <digest hex> <chain head hex>   every stream is in the journal
 
 The clock is crash_child's: a function of the sequence number.
@@ -70,6 +76,23 @@ class SharedOutput(Output):
             super().write(text)
 
 
+class Budget:
+    """How many transactions the clients may still submit, shared; None: no limit."""
+
+    def __init__(self, count: int | None) -> None:
+        self._lock = threading.Lock()
+        self._left = count
+
+    def take(self, wanted: int) -> int:
+        """As many of `wanted` as the budget still grants, taken from it."""
+        with self._lock:
+            if self._left is None:
+                return wanted
+            granted = min(wanted, self._left)
+            self._left -= granted
+            return granted
+
+
 class ClientThread(threading.Thread):
     """One client: submits what is left of its stream, in order, in chunks."""
 
@@ -79,14 +102,18 @@ class ClientThread(threading.Thread):
         sequencer: Sequencer,
         txs: list[Transaction],
         rng: random.Random,
+        budget: Budget,
         out: Output,
     ) -> None:
         super().__init__(name=f"client-{number}")
         self.sequencer = sequencer
         self.txs = txs
         self.rng = rng
+        self.budget = budget
         self.out = out
         self.error: BaseException | None = None
+        self.finished = False
+        """Its whole stream acknowledged (not stopped by the budget)."""
 
     def run(self) -> None:
         try:
@@ -98,7 +125,9 @@ class ClientThread(threading.Thread):
         txs = self.txs
         at = 0
         while at < len(txs):
-            chunk = txs[at : at + batch_size(self.rng)]
+            chunk = txs[at : at + self.budget.take(batch_size(self.rng))]
+            if not chunk:
+                return
             futures = self.sequencer.submit_many(chunk)
             for tx, future in zip(chunk, futures, strict=True):
                 receipt = future.result()
@@ -107,6 +136,7 @@ class ClientThread(threading.Thread):
                 ident = tx_id(encode(tx)).hex()
                 self.out.write(f"ack {receipt.seq} {receipt.chain_head.hex()} {ident}\n")
             at += len(chunk)
+        self.finished = True
 
 
 def run(
@@ -116,6 +146,7 @@ def run(
     snapshot_every: int,
     checkpoint_every: int,
     workers: int,
+    budget: Budget,
     out: Output,
 ) -> None:
     # The pool forks its workers before the journal opens its database and before any
@@ -132,15 +163,18 @@ def run(
         for number, stream in enumerate(workfile.streams):
             left = [tx for tx in stream if tx_id(encode(tx)) not in journaled]
             rng = random.Random(f"{seed}:{number}:{len(stream) - len(left)}")
-            clients.append(ClientThread(number, sequencer, left, rng, out))
+            clients.append(ClientThread(number, sequencer, left, rng, budget, out))
         for client in clients:
             client.start()
         for client in clients:
             client.join()
+        errors = [client for client in clients if client.error is not None]
+        if not errors and not all(client.finished for client in clients):
+            out.write("held\n")
+            threading.Event().wait()  # until the kill
         sequencer.close()
-        for client in clients:
-            if client.error is not None:
-                raise RuntimeError(f"{client.name} failed") from client.error
+        for client in errors:
+            raise RuntimeError(f"{client.name} failed") from client.error
     with journal.lock:
         engine = journal.engine
         out.write(f"done {engine.seq} {engine.digest().hex()} {engine.chain_head.hex()}\n")
@@ -155,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snapshot-every", type=int, default=37)
     parser.add_argument("--checkpoint-every", type=int, default=23)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=None)
     args = parser.parse_args(argv)
     workfile = msgspec.msgpack.decode(args.workfile.read_bytes(), type=StreamsWorkfile)
     run(
@@ -164,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.snapshot_every,
         args.checkpoint_every,
         args.workers,
+        Budget(args.budget),
         SharedOutput(),
     )
     return 0
