@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,20 +88,47 @@ def test_a_journal_a_writer_holds_open_is_read_with_its_latest_entries(tmp_path:
         writer.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
-def test_a_closed_journal_in_a_folder_the_reader_cannot_write_is_read(tmp_path: Path) -> None:
+_READ_SIZE = (
+    "import sys; from clearhouse.journal import SqliteJournal; "
+    "store = SqliteJournal(sys.argv[1], read_only=True); "
+    "print(store.size(), store.load_genesis().decode())"
+)
+
+
+def _read_from_read_only_media(folder: Path) -> str:
+    """What a reader prints for the journal in `folder` when it cannot write there:
+    a folder without write permission, or for root (who writes anywhere) the folder
+    bind-mounted read-only in a mount namespace of its own."""
+    journal = str(folder / "journal.db")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            command = [sys.executable, "-c", _READ_SIZE, journal]
+            return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        finally:
+            folder.chmod(0o755)
+    script = 'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3" "$4"'
+    command = [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(folder),
+        sys.executable,
+        _READ_SIZE,
+        journal,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_closed_journal_on_read_only_media_is_read(tmp_path: Path) -> None:
     folder = tmp_path / "media"
     folder.mkdir()
     _written(folder / "journal.db")
-    folder.chmod(0o555)
-    try:
-        store = SqliteJournal(folder / "journal.db", read_only=True)
-        try:
-            assert store.size() == 5 and store.load_genesis() == b"genesis"
-        finally:
-            store.close()
-    finally:
-        folder.chmod(0o755)
+    assert _read_from_read_only_media(folder).split() == ["5", "genesis"]
+    assert sorted(p.name for p in folder.iterdir()) == ["journal.db"]
 
 
 @pytest.mark.parametrize(
