@@ -117,13 +117,16 @@ class Position:
     wrong side of the mark (buys above it, sells below it): `adverse_buy` and
     `adverse_sell` hold it for the mark `adverse_mark`, kept exact by every change
     of the open orders and recomputed only when the mark has moved, so an order
-    costs O(1) and a mark change O(the account's price levels) once.
+    costs O(1) and a mark change O(the account's price levels) once. Most marks
+    move with every buy still below and every sell still above them: `buy_high`
+    and `sell_low` bound the prices so that such a move skips the levels.
     """
 
     __slots__ = (
         "adverse_buy",
         "adverse_mark",
         "adverse_sell",
+        "buy_high",
         "buy_levels",
         "cost",
         "market",
@@ -131,6 +134,7 @@ class Position:
         "open_sell",
         "qty",
         "sell_levels",
+        "sell_low",
     )
 
     def __init__(self, market: Market) -> None:
@@ -144,6 +148,11 @@ class Position:
         self.adverse_mark = market.mark
         self.adverse_buy = 0
         self.adverse_sell = 0
+        self.buy_high = 0
+        """No price in buy_levels is above it (0: buy_levels is empty)."""
+        self.sell_low = 0
+        """No price in sell_levels is below it (0: sell_levels is empty). Both bounds
+        widen as orders are added and are made tight again by each pass over levels."""
 
     def is_empty(self) -> bool:
         return self.qty == 0 and self.open_buy == 0 and self.open_sell == 0
@@ -156,11 +165,14 @@ class Position:
             levels = self.buy_levels
             if price > mark:
                 self.adverse_buy += (price - mark) * size
+            self.buy_high = price if price > self.buy_high else self.buy_high
         else:
             self.open_sell += size
             levels = self.sell_levels
             if price < mark:
                 self.adverse_sell += (mark - price) * size
+            if price < self.sell_low or not self.sell_low:
+                self.sell_low = price
         lots = levels.get(price, 0) + size
         if lots:
             levels[price] = lots
@@ -170,10 +182,36 @@ class Position:
     def adverse_at(self, mark: int) -> int:
         """The larger of the buy-side and sell-side loss of filling open orders at `mark`."""
         if mark != self.adverse_mark:
-            self.adverse_buy = sum((p - mark) * q for p, q in self.buy_levels.items() if p > mark)
-            self.adverse_sell = sum((mark - p) * q for p, q in self.sell_levels.items() if p < mark)
+            self.adverse_buy = self._adverse_buys(mark) if self.buy_high > mark else 0
+            self.adverse_sell = self._adverse_sells(mark) if 0 < self.sell_low < mark else 0
             self.adverse_mark = mark
-        return max(self.adverse_buy, self.adverse_sell)
+        return self.adverse_buy if self.adverse_buy > self.adverse_sell else self.adverse_sell
+
+    # Plain loops and comparisons rather than sum() over a generator and max(): compiled,
+    # they stay native.
+
+    def _adverse_buys(self, mark: int) -> int:
+        """The loss of filling every buy above `mark` at `mark`; tightens `buy_high`."""
+        adverse = 0
+        high = 0
+        for price, lots in self.buy_levels.items():
+            if price > mark:
+                adverse += (price - mark) * lots
+            high = price if price > high else high
+        self.buy_high = high
+        return adverse
+
+    def _adverse_sells(self, mark: int) -> int:
+        """The loss of filling every sell below `mark` at `mark`; tightens `sell_low`."""
+        adverse = 0
+        low = 0
+        for price, lots in self.sell_levels.items():
+            if price < mark:
+                adverse += (mark - price) * lots
+            if price < low or not low:
+                low = price
+        self.sell_low = low
+        return adverse
 
 
 KILL_SWITCH_OFF: Final = 0

@@ -24,6 +24,10 @@ option's premium came in as cash, so a fall in its mark is a gain like any other
 
 `MarginModel` is the interface the engine calls; portfolio margin plugs in behind
 it.
+
+The pre-trade check and the margin-call review run for nearly every order, so the
+per-position arithmetic avoids `abs()` and `max()` on ints: compiled by mypyc, those
+box their arguments and go through a generic call, where a comparison stays native.
 """
 
 from __future__ import annotations
@@ -58,6 +62,16 @@ def position_value(position: Position) -> int:
     if market.is_linear:
         return (market.mark * position.qty - position.cost) * market.tick_value
     return market.mark * position.qty * market.tick_value
+
+
+def linear_margin(lots: int, market: Market, bps: int) -> int:
+    """`bps` of the notional of `lots` (>= 0) at the mark, in settlement units, rounded up.
+
+    The same value as -(-lots x mark x tick value x bps // 10_000), grouped as
+    (lots x mark) x (tick value x bps) over non-negative factors: compiled, a product
+    stays native only while both of its factors are non-negative and below 2**30
+    (ints are exact under any grouping, so only the speed depends on it)."""
+    return (lots * market.mark * (market.tick_value * bps) + 9_999) // 10_000
 
 
 def account_equity(account: Account) -> int:
@@ -100,42 +114,87 @@ class StandardMargin:
     def maintenance_requirement(self, account: Account) -> int:
         total = 0
         for position in account.positions.values():
-            qty = position.qty
-            if qty == 0:
-                continue
-            market = position.market
-            spec = market.spec
-            if market.is_linear:
-                total += -(
-                    -abs(qty)
-                    * market.mark
-                    * market.tick_value
-                    * spec.maintenance_margin_bps
-                    // 10_000
-                )
-            elif qty < 0:
-                underlying = market.underlying_value(self.index_prices.get(spec.index, 0))
-                per_lot = market.mark * market.tick_value - (
-                    -underlying * spec.short_option_maintenance_bps // 10_000
-                )
-                total += -qty * per_lot
+            if position.qty:
+                total += self._maintenance(position)
         return total
 
+    def equity_and_maintenance(self, account: Account) -> tuple[int, int]:
+        """`equity` and `maintenance_requirement` in one pass over the positions: the
+        margin-call review asks for both, after every fill, for the taker and each maker."""
+        equity = account.cash
+        maintenance = 0
+        for position in account.positions.values():
+            if position.qty:
+                equity += position_value(position)
+                maintenance += self._maintenance(position)
+        return equity, maintenance
+
+    def _maintenance(self, position: Position) -> int:
+        """The maintenance requirement of a non-zero position (open orders need none)."""
+        qty = position.qty
+        market = position.market
+        spec = market.spec
+        if market.is_linear:
+            return linear_margin(qty if qty > 0 else -qty, market, spec.maintenance_margin_bps)
+        if qty > 0:
+            return 0
+        underlying = market.underlying_value(self.index_prices.get(spec.index, 0))
+        per_lot = market.mark * market.tick_value - (
+            -underlying * spec.short_option_maintenance_bps // 10_000
+        )
+        return -qty * per_lot
+
     def position_requirement(self, position: Position) -> int:
+        market = position.market
+        open_buy = position.open_buy
+        open_sell = position.open_sell
+        if not open_buy and not open_sell:
+            return self._initial(market, position.qty)
+        adverse = position.adverse_at(market.mark)
+        return self._requirement(market, position.qty, open_buy, open_sell, adverse)
+
+    def requirements_with_order(
+        self, position: Position, is_buy: bool, limit: int, size: int
+    ) -> tuple[int, int]:
+        """(before, after): the position's requirement now, and with one more open order
+        of `size` lots at `limit` ticks, equal to what `position_requirement` would say
+        after `add_open(is_buy, limit, size)`. The order is added to copies of the open
+        lots and adverse-fill losses, so the position is not touched (its cache aside)."""
         market = position.market
         mark = market.mark
         qty = position.qty
         open_buy = position.open_buy
         open_sell = position.open_sell
-        if not open_buy and not open_sell:
-            return self._initial(market, qty)
-        adverse = position.adverse_at(mark)
+        # adverse_at also brings the cached adverse_buy and adverse_sell to this mark.
+        before = self._requirement(market, qty, open_buy, open_sell, position.adverse_at(mark))
+        adverse_buy = position.adverse_buy
+        adverse_sell = position.adverse_sell
+        if is_buy:
+            open_buy += size
+            if limit > mark:
+                adverse_buy += (limit - mark) * size
+        else:
+            open_sell += size
+            if limit < mark:
+                adverse_sell += (mark - limit) * size
+        adverse = adverse_buy if adverse_buy > adverse_sell else adverse_sell
+        return before, self._requirement(market, qty, open_buy, open_sell, adverse)
+
+    def _requirement(
+        self, market: Market, qty: int, open_buy: int, open_sell: int, adverse: int
+    ) -> int:
+        """The requirement of `qty` lots with open orders of `open_buy` and `open_sell`
+        lots whose worst wrong-side fill loses `adverse` ticks x lots."""
         if market.is_linear:
-            # |x| x rate is the linear requirement before rounding; one ceiling over
-            # the worst numerator equals the worst of the rounded candidates.
-            worst = max(abs(qty), abs(qty + open_buy), abs(qty - open_sell))
-            numerator = worst * mark * market.spec.initial_margin_bps + adverse * 10_000
-            return -(-numerator * market.tick_value // 10_000)
+            # The largest |position| the open orders can leave is at one end, all buys
+            # or all sells filled (|x| is convex): max(qty + open_buy, open_sell - qty).
+            # Its requirement, rounded up, is the worst of the candidates' (rounding up
+            # is monotonic); the adverse loss is whole units, added after rounding.
+            long_end = qty + open_buy
+            short_end = open_sell - qty
+            worst = long_end if long_end > short_end else short_end
+            initial = linear_margin(worst, market, market.spec.initial_margin_bps)
+            return initial + adverse * market.tick_value
         requirement = max(
             self._initial(market, qty),
             self._initial(market, qty + open_buy),
@@ -148,9 +207,7 @@ class StandardMargin:
             return 0
         spec = market.spec
         if market.is_linear:
-            return -(
-                -abs(qty) * market.mark * market.tick_value * spec.initial_margin_bps // 10_000
-            )
+            return linear_margin(qty if qty > 0 else -qty, market, spec.initial_margin_bps)
         premium = market.mark * market.tick_value
         if qty > 0:
             return qty * premium

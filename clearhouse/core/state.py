@@ -7,6 +7,8 @@ per-transaction invariants compare against.
 
 from __future__ import annotations
 
+from typing import Final
+
 from clearhouse.core.authority import Authority
 from clearhouse.core.config import EngineConfig
 from clearhouse.core.events import AccountOpened, Event, MarginCallEnded, MarginCallStarted
@@ -19,6 +21,10 @@ from clearhouse.core.oracle_state import IndexOracle
 from clearhouse.core.outcomes import InvariantViolation
 from clearhouse.core.portfolio import PortfolioMargin
 from clearhouse.core.txs import MarginMode
+
+# Bound once: compiled, a module-level Final is a C static, where
+# `MarginMode.PORTFOLIO` goes through EnumType's attribute hook on every review.
+PORTFOLIO: Final = MarginMode.PORTFOLIO
 
 
 class PendingWithdrawal:
@@ -149,8 +155,10 @@ class State:
         until a keeper's Liquidate resolves the shortfall (clearhouse/core/liquidation.py)."""
         if self.is_insurance(account):
             return self.margin.equity(account), 0
-        margin = self.margin_of(account)
-        return margin.equity(account), margin.maintenance_requirement(account)
+        if account.margin_mode is PORTFOLIO:
+            portfolio = self.portfolio_margin
+            return portfolio.equity(account), portfolio.maintenance_requirement(account)
+        return self.margin.equity_and_maintenance(account)
 
     def review_margin_call(self, account: Account, events: list[Event]) -> None:
         """Start or end the account's margin call so that equity < maintenance iff flagged."""

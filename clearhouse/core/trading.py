@@ -57,6 +57,16 @@ STP_DECREMENT: Final = 2
 
 Step = tuple[Order, int, int]
 
+# The enum members the hot path compares with, bound once: compiled, a module-level
+# Final is a C static, where `Side.BUY` goes through EnumType's attribute hook.
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
+MARKET: Final = OrderType.MARKET
+LIMIT: Final = OrderType.LIMIT
+GTC: Final = TimeInForce.GTC
+FOK: Final = TimeInForce.FOK
+PORTFOLIO: Final = MarginMode.PORTFOLIO
+
 
 class Plan:
     """A match worked out on a book without changing it."""
@@ -124,10 +134,15 @@ def place_order(
     account = state.accounts.get(tx.account)
     if account is None:
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
+    # Each field of the transaction and of the instrument is read once: compiled,
+    # every read of a msgspec Struct's attribute is a generic lookup.
     spec = market.spec
-    if tx.side is Side.BUY:
+    instrument = spec.id
+    tick_size = spec.tick_size
+    side = tx.side
+    if side is BUY:
         is_buy = True
-    elif tx.side is Side.SELL:
+    elif side is SELL:
         is_buy = False
     else:
         return Rejection(ErrorCode.WRONG_TYPE, "side must be buy or sell")
@@ -135,43 +150,50 @@ def place_order(
     if (rejection := check_size(size, spec.order_size_max_lots)) is not None:
         return rejection
     tif = tx.time_in_force
-    is_market = tx.order_type is OrderType.MARKET
+    order_type = tx.order_type
+    price = tx.price
+    is_market = order_type is MARKET
     if is_market:
-        if tx.price is not None:
+        if price is not None:
             return Rejection(ErrorCode.PRICE_NOT_ALLOWED, "a market order takes no price")
-    elif tx.order_type is not OrderType.LIMIT:
+    elif order_type is not LIMIT:
         return Rejection(ErrorCode.WRONG_TYPE, "order_type must be limit or market")
-    elif tx.price is None:
+    elif price is None:
         return Rejection(ErrorCode.PRICE_REQUIRED, "a limit order needs a price")
-    elif (rejection := check_price(tx.price, spec.tick_size, spec.settlement_decimals)) is not None:
+    elif (rejection := check_price(price, tick_size, spec.settlement_decimals)) is not None:
         return rejection
     if (rejection := _check_options(tx, is_market)) is not None:
         return rejection
-    if tx.client_order_id and (
+    post_only = tx.post_only
+    reduce_only = tx.reduce_only
+    client_order_id = tx.client_order_id
+    if client_order_id and (
         rejection := check_name(
-            tx.client_order_id,
+            client_order_id,
             "client_order_id",
             state.config.client_order_id_len_max,
             ErrorCode.CLIENT_ORDER_ID_INVALID,
         )
     ):
         return rejection
-    if spec.expiry_ns and timestamp_ns >= spec.expiry_ns:
-        return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{spec.id} expired")
+    expiry_ns = spec.expiry_ns
+    if expiry_ns and timestamp_ns >= expiry_ns:
+        return Rejection(ErrorCode.INSTRUMENT_EXPIRED, f"{instrument} expired")
     if market.halt_reason is not None:
-        return Rejection(ErrorCode.MARKET_HALTED, f"{spec.id} is halted")
+        return Rejection(ErrorCode.MARKET_HALTED, f"{instrument} is halted")
     if account.kill_switch:
         return Rejection(ErrorCode.ACCOUNT_KILLED, f"the kill switch of {account.id} is engaged")
-    if is_tripped(account, spec.index):
+    index = spec.index
+    if is_tripped(account, index):
         return Rejection(
-            ErrorCode.MMP_TRIPPED, f"market maker protection on {spec.index} tripped: reset it"
+            ErrorCode.MMP_TRIPPED, f"market maker protection on {index} tripped: reset it"
         )
-    if tx.client_order_id and tx.client_order_id in account.client_order_ids:
+    if client_order_id and client_order_id in account.client_order_ids:
         return Rejection(
             ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
-            f"client order id {tx.client_order_id!r} is already open",
+            f"client order id {client_order_id!r} is already open",
         )
-    may_rest = tif is TimeInForce.GTC
+    may_rest = tif is GTC
     if may_rest and len(account.open_orders) >= state.config.orders_per_account_max:
         return Rejection(
             ErrorCode.OPEN_ORDERS_LIMIT,
@@ -179,16 +201,16 @@ def place_order(
         )
     mark = market.mark
     if mark == 0:
-        return Rejection(ErrorCode.NO_MARK_PRICE, f"{spec.id} has no mark price yet")
-    if account.in_margin_call and not tx.reduce_only:
+        return Rejection(ErrorCode.NO_MARK_PRICE, f"{instrument} has no mark price yet")
+    if account.in_margin_call and not reduce_only:
         return Rejection(
             ErrorCode.ACCOUNT_BELOW_MAINTENANCE,
             "the account is in a margin call: only reduce-only orders",
         )
-    position = account.positions.get(spec.id)
+    position = account.positions.get(instrument)
     qty = position.qty if position is not None else 0
     reduces = qty < 0 if is_buy else qty > 0
-    if tx.reduce_only and (not reduces or size > abs(qty)):
+    if reduce_only and (not reduces or size > abs(qty)):
         return Rejection(
             ErrorCode.REDUCE_ONLY_WOULD_INCREASE,
             f"a reduce-only order of {size} cannot reduce position {qty}",
@@ -197,50 +219,52 @@ def place_order(
         collar = spec.market_collar_bps
         limit = mark + mark * collar // 10_000 if is_buy else max(1, mark - mark * collar // 10_000)
     else:
-        limit = tx.price // spec.tick_size  # type: ignore[operator]
+        limit = price // tick_size  # type: ignore[operator]
         if (rejection := check_band(state, market, limit)) is not None:
             return rejection
     if position is None:
         position = Position(market)
     worst = (qty + position.open_buy + size) if is_buy else (qty - position.open_sell - size)
-    if abs(worst) > spec.position_max_lots:
+    position_max_lots = spec.position_max_lots
+    if worst > position_max_lots or -worst > position_max_lots:
         return Rejection(
             ErrorCode.POSITION_LIMIT_EXCEEDED,
-            f"position could reach {worst}, limit {spec.position_max_lots}",
+            f"position could reach {worst}, limit {position_max_lots}",
         )
     book = market.book
-    if tx.post_only:
+    if post_only:
         best = book.asks.best_price() if is_buy else book.bids.best_price()
         if best is not None and ((best <= limit) if is_buy else (best >= limit)):
             return Rejection(
                 ErrorCode.POST_ONLY_WOULD_TAKE, "a post-only order would trade on arrival"
             )
     if (
-        rejection := _check_margin(state, account, position, is_buy, limit, size, tx.post_only)
+        rejection := _check_margin(state, account, position, is_buy, limit, size, post_only)
     ) is not None:
         return rejection
-    plan = plan_match(market, account.id, is_buy, limit, size, tx.self_trade_prevention)
-    if tif is TimeInForce.FOK and plan.filled != size:
+    stp = tx.self_trade_prevention
+    plan = plan_match(market, account.id, is_buy, limit, size, stp)
+    if tif is FOK and plan.filled != size:
         return Rejection(
             ErrorCode.FOK_NOT_FILLABLE, f"only {plan.filled} of {size} lots can fill now"
         )
 
     # -- commit: nothing below may reject --------------------------------------
-    if spec.id not in account.positions:
-        account.positions[spec.id] = position
+    if instrument not in account.positions:
+        account.positions[instrument] = position
     events: list[Event] = [
         OrderAccepted(
             seq,
             account.id,
-            spec.id,
-            tx.side,
-            limit * spec.tick_size,
+            instrument,
+            side,
+            limit * tick_size,
             size,
-            tx.order_type,
+            order_type,
             tif,
-            tx.post_only,
-            tx.reduce_only,
-            tx.client_order_id,
+            post_only,
+            reduce_only,
+            client_order_id,
         )
     ]
     tripped: list[Account] = []
@@ -251,28 +275,21 @@ def place_order(
     if remaining:
         if plan.taker_stopped:
             events.append(
-                OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.SELF_TRADE)
+                OrderCancelled(seq, account.id, instrument, remaining, CancelReason.SELF_TRADE)
             )
         elif may_rest:
             order = Order(
-                seq,
-                account.id,
-                spec.id,
-                is_buy,
-                limit,
-                remaining,
-                tx.client_order_id,
-                tx.self_trade_prevention,
+                seq, account.id, instrument, is_buy, limit, remaining, client_order_id, stp
             )
             _rest(account, position, order, market)
-            events.append(OrderRested(seq, limit * spec.tick_size, remaining))
+            events.append(OrderRested(seq, limit * tick_size, remaining))
         else:
             events.append(
-                OrderCancelled(seq, account.id, spec.id, remaining, CancelReason.UNFILLED_IOC)
+                OrderCancelled(seq, account.id, instrument, remaining, CancelReason.UNFILLED_IOC)
             )
     _finish(state, market, account, position, touched, events)
     for maker in tripped:
-        trip_mmp(state, maker, spec.index, events)
+        trip_mmp(state, maker, index, events)
     return events
 
 
@@ -305,15 +322,15 @@ def _check_options(tx: PlaceOrder, is_market: bool) -> Rejection | None:
         return Rejection(ErrorCode.WRONG_TYPE, "self_trade_prevention is not a known mode")
     if type(tx.post_only) is not bool or type(tx.reduce_only) is not bool:
         return Rejection(ErrorCode.WRONG_TYPE, "post_only and reduce_only must be booleans")
-    if is_market and tif is TimeInForce.GTC:
+    if is_market and tif is GTC:
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a market order takes time_in_force ioc or fok"
         )
-    if tx.post_only and (is_market or tif is not TimeInForce.GTC):
+    if tx.post_only and (is_market or tif is not GTC):
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a post-only order is a resting limit order (gtc)"
         )
-    if tx.reduce_only and tif is TimeInForce.GTC:
+    if tx.reduce_only and tif is GTC:
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a reduce-only order must be ioc, fok or market"
         )
@@ -344,7 +361,7 @@ def _check_margin(
         return None
     market = position.market
     spec = market.spec
-    if account.margin_mode is MarginMode.PORTFOLIO:
+    if account.margin_mode is PORTFOLIO:
         # The whole portfolio's worst case, this order among the open ones.
         portfolio = state.portfolio_margin
         before, required = portfolio.requirements_with_order(account, position, is_buy, limit, size)
@@ -353,14 +370,10 @@ def _check_margin(
         equity = portfolio.equity(account)
     else:
         margin = state.margin
-        before = margin.position_requirement(position)
-        position.add_open(is_buy, limit, size)
-        after = margin.position_requirement(position)
-        position.add_open(is_buy, limit, -size)
-        if after <= before:
+        before, required = margin.requirements_with_order(position, is_buy, limit, size)
+        if required <= before:
             return None
         equity = margin.equity(account)
-        required = after
         for other in account.positions.values():
             if other is not position:
                 required += margin.position_requirement(other)
@@ -395,7 +408,10 @@ def execute(
     The taker pays the instrument's taker fee unless `taker_fee_bps` says otherwise
     (a liquidation charges its own fee instead)."""
     spec = market.spec
+    instrument = spec.id
     taker_bps = spec.taker_fee_bps if taker_fee_bps is None else taker_fee_bps
+    maker_bps = spec.maker_fee_bps
+    taker_side = BUY if is_buy else SELL
     side = market.book.opposite(is_buy)
     accounts = state.accounts
     tick_value = market.tick_value
@@ -404,13 +420,13 @@ def execute(
     touched: list[Account] = []
     for maker, quantity, kind in plan.steps:
         maker_account = accounts[maker.account]
-        maker_position = maker_account.positions[spec.id]
+        maker_position = maker_account.positions[instrument]
         if kind != FILL:
             if quantity == maker.remaining:
                 _unrest(maker_account, maker_position, maker, market)
                 events.append(
                     OrderCancelled(
-                        maker.order_id, maker.account, spec.id, quantity, CancelReason.SELF_TRADE
+                        maker.order_id, maker.account, instrument, quantity, CancelReason.SELF_TRADE
                     )
                 )
             else:
@@ -438,7 +454,7 @@ def execute(
         signed = quantity if is_buy else -quantity
         notional = price * quantity * tick_value
         taker_fee = -(-notional * taker_bps // 10_000)
-        maker_fee = -(-notional * spec.maker_fee_bps // 10_000)
+        maker_fee = -(-notional * maker_bps // 10_000)
         taker_realized = _fill(state, market, taker, taker_position, signed, price, taker_fee)
         maker_realized = _fill(
             state, market, maker_account, maker_position, -signed, price, maker_fee
@@ -446,10 +462,10 @@ def execute(
         state.fees_total += taker_fee + maker_fee
         events.append(
             TradeExecuted(
-                spec.id,
+                instrument,
                 price * tick_size,
                 quantity,
-                Side.BUY if is_buy else Side.SELL,
+                taker_side,
                 maker.order_id,
                 taker_order_id,
                 maker.account,
@@ -489,14 +505,19 @@ def _fill(
         state.credit(account, realized - fee)
     else:
         state.credit(account, -signed * price * tick_value - fee)
-    market.long_open_interest += max(after, 0) - max(before, 0)
-    market.short_open_interest += max(-after, 0) - max(-before, 0)
+    market.long_open_interest += _positive(after) - _positive(before)
+    market.short_open_interest += _positive(-after) - _positive(-before)
     if before == 0:
         market.holders[account.id] = account
     elif after == 0:
         del market.holders[account.id]
     state.portfolio_margin.on_position_change(account, market, signed)
     return realized
+
+
+def _positive(lots: int) -> int:
+    """max(lots, 0) without the builtin: compiled, max() boxes its arguments."""
+    return lots if lots > 0 else 0
 
 
 def _rest(account: Account, position: Position, order: Order, market: Market) -> None:

@@ -143,6 +143,68 @@ def test_position_open_order_aggregates() -> None:
     assert held.adverse_at(107) == held.adverse_at(50) == 0
 
 
+open_order_changes = st.lists(
+    st.one_of(
+        # Add an order (is_buy, price, lots), or cancel the n-th still open, or move the mark.
+        st.tuples(st.just("add"), st.booleans(), st.integers(90, 110), st.integers(1, 5)),
+        st.tuples(st.just("cancel"), st.integers(0, 50)),
+        st.tuples(st.just("mark"), st.integers(85, 115)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(changes=open_order_changes)
+def test_adverse_cache_and_price_bounds_follow_orders_and_marks(
+    changes: list[tuple[object, ...]],
+) -> None:
+    # The cache must equal the loss recomputed from scratch after any run of orders,
+    # cancels and mark moves; a mark move skips the levels only when the bounds prove
+    # that no buy is above it and no sell below it, so the bounds must always hold.
+    held = position()
+    orders: list[tuple[bool, int, int]] = []
+    mark = 100
+    for change in changes:
+        if change[0] == "add":
+            _, is_buy, price, size = change
+            assert isinstance(is_buy, bool) and isinstance(price, int) and isinstance(size, int)
+            held.add_open(is_buy, price, size)
+            orders.append((is_buy, price, size))
+        elif change[0] == "cancel" and orders:
+            assert isinstance(change[1], int)
+            is_buy, price, size = orders.pop(change[1] % len(orders))
+            held.add_open(is_buy, price, -size)
+        elif change[0] == "mark":
+            assert isinstance(change[1], int)
+            mark = change[1]
+        buys = sum((p - mark) * q for b, p, q in orders if b and p > mark)
+        sells = sum((mark - p) * q for b, p, q in orders if not b and p < mark)
+        assert held.adverse_at(mark) == max(buys, sells)
+        assert (held.adverse_buy, held.adverse_sell) == (buys, sells)
+        assert all(p <= held.buy_high for p in held.buy_levels)
+        assert all(held.sell_low <= p for p in held.sell_levels)
+        assert held.buy_high or not held.buy_levels
+        assert held.sell_low or not held.sell_levels
+
+
+def test_a_pass_over_the_levels_tightens_the_bounds() -> None:
+    held = position()
+    held.add_open(True, 100, 1)
+    held.add_open(True, 104, 1)
+    held.add_open(False, 96, 1)
+    held.add_open(False, 108, 1)
+    held.add_open(True, 104, -1)
+    held.add_open(False, 96, -1)
+    # Cancels leave the bounds wide: they stay true, only looser.
+    assert (held.buy_high, held.sell_low) == (104, 96)
+    assert held.adverse_at(102) == 0
+    assert (held.buy_high, held.sell_low) == (100, 108)
+    # All buys at or below and all sells at or above the mark: no pass is needed.
+    assert held.adverse_at(101) == 0
+    assert held.adverse_at(99) == 1
+
+
 def test_account_position_is_created_once() -> None:
     account = Account("alice")
     market = Market(PERP_SPEC)

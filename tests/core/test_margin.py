@@ -18,6 +18,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from clearhouse.core import (
     Accepted,
     AccountView,
@@ -55,8 +58,11 @@ from clearhouse.core import (
     WithdrawalRequested,
     Withdrawn,
 )
-from clearhouse.core.catalogue import expiry_ns
+from clearhouse.core.catalogue import default_catalogue, expiry_ns
 from clearhouse.core.instruments import validate_spec
+from clearhouse.core.ledger import Account, Position
+from clearhouse.core.margin import StandardMargin, account_equity, linear_margin
+from clearhouse.core.market import Market
 from clearhouse.testing import TestVenue, standard_genesis
 
 BUY, SELL = Side.BUY, Side.SELL
@@ -679,3 +685,107 @@ def test_transfer_into_an_account_in_a_margin_call_ends_it() -> None:
     events = v.accept(Transfer("carol", "frank", "USDC", usd(10)))
     assert events[-1] == MarginCallEnded("frank", usd(50), usd(47))
     v.engine.check_invariants()
+
+
+# -- the arithmetic the hot path relies on, against its plain definitions --------
+
+SPECS = {spec.id: spec for spec in default_catalogue()}
+MARGIN_INSTRUMENTS = ("BTC-PERP", "BTC-25DEC26", "BTC-25DEC26-90000-C", "BTC-25DEC26-110000-P")
+INDEX_PRICE = 100_000_000_000  # 100,000 USD
+orders_st = st.tuples(st.booleans(), st.integers(1, 400), st.integers(1, 50))
+
+
+def held(instrument: str, qty: int, orders: list[tuple[bool, int, int]], mark: int) -> Position:
+    """A position of `qty` lots with open `orders` (is_buy, price, lots), marked at
+    `mark` after the orders were added (so its adverse-fill cache is stale)."""
+    market = Market(SPECS[instrument])
+    market.mark = 200
+    position = Position(market)
+    position.qty = qty
+    position.cost = qty * 200
+    for is_buy, price, size in orders:
+        position.add_open(is_buy, price, size)
+    market.mark = mark
+    return position
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    instrument=st.sampled_from(MARGIN_INSTRUMENTS),
+    qty=st.integers(-60, 60),
+    orders=st.lists(orders_st, max_size=8),
+    mark=st.integers(1, 400),
+    order=orders_st,
+)
+def test_requirements_with_order_equal_adding_the_order(
+    instrument: str,
+    qty: int,
+    orders: list[tuple[bool, int, int]],
+    mark: int,
+    order: tuple[bool, int, int],
+) -> None:
+    # The pre-trade check asks what the requirement would be with one more order; it
+    # must be what adding the order and asking again says, and leave the position be.
+    margin = StandardMargin({"BTC-USD": INDEX_PRICE})
+    asked = held(instrument, qty, orders, mark)
+    added = held(instrument, qty, orders, mark)
+    before = margin.position_requirement(added)
+    added.add_open(*order)
+    assert margin.requirements_with_order(asked, *order) == (
+        before,
+        margin.position_requirement(added),
+    )
+    untouched = held(instrument, qty, orders, mark)
+    for name in ("qty", "cost", "open_buy", "open_sell", "buy_levels", "sell_levels"):
+        assert getattr(asked, name) == getattr(untouched, name)
+    assert asked.adverse_at(mark) == untouched.adverse_at(mark)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    positions=st.lists(
+        st.tuples(st.sampled_from(MARGIN_INSTRUMENTS), st.integers(-60, 60), st.integers(1, 400)),
+        max_size=4,
+        unique_by=lambda p: p[0],
+    ),
+    cash=st.integers(-(10**9), 10**9),
+)
+def test_equity_and_maintenance_in_one_pass(
+    positions: list[tuple[str, int, int]], cash: int
+) -> None:
+    margin = StandardMargin({"BTC-USD": INDEX_PRICE})
+    account = Account("alice")
+    account.cash = cash
+    maintenance = 0
+    for instrument, qty, mark in positions:
+        position = held(instrument, qty, [], mark)
+        account.positions[instrument] = position
+        spec = SPECS[instrument]
+        if position.market.is_linear:
+            maintenance += -(
+                -abs(qty) * mark * spec.tick_value * spec.maintenance_margin_bps // 10_000
+            )
+        elif qty < 0:
+            underlying = position.market.underlying_value(INDEX_PRICE)
+            per_lot = mark * spec.tick_value - (
+                -underlying * spec.short_option_maintenance_bps // 10_000
+            )
+            maintenance += -qty * per_lot
+    assert margin.maintenance_requirement(account) == maintenance
+    assert margin.equity_and_maintenance(account) == (account_equity(account), maintenance)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    lots=st.integers(0, 10**8),
+    mark=st.integers(1, 10**9),
+    tick_value=st.integers(1, 10**6),
+    bps=st.integers(0, 10_000),
+)
+def test_linear_margin_rounds_up_like_the_plain_formula(
+    lots: int, mark: int, tick_value: int, bps: int
+) -> None:
+    market = Market(SPECS["BTC-PERP"])
+    market.mark = mark
+    market.tick_value = tick_value
+    assert linear_margin(lots, market, bps) == -(-lots * mark * tick_value * bps // 10_000)
