@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,11 @@ def bench_journal(
             console.print(f"{key:>32}: {value}")
 
 
+class VerifierKind(StrEnum):
+    PROCESSES = "processes"
+    THREADS = "threads"
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     orders: int = typer.Option(
@@ -238,13 +244,18 @@ def bench_pipeline(
     postgres: str = typer.Option(
         "postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL URL ('' to skip)."
     ),
+    verifier: VerifierKind = typer.Option(
+        VerifierKind.PROCESSES, help="Verify on worker processes or on threads."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Signed orders end to end (verify, sequence, journal durably, apply, acknowledge)
     beside the verifier pool's raw rate, and durable-ack latency at half load."""
     from clearhouse.bench.pipeline_bench import run_pipeline_bench
 
-    result = run_pipeline_bench(orders, seed, workers or None, repeat, postgres or None)
+    result = run_pipeline_bench(
+        orders, seed, workers or None, repeat, postgres or None, verifier.value
+    )
     if result.get("postgres_skipped"):
         typer.echo(f"note: PostgreSQL skipped: {result['postgres_skipped']}", err=True)
     if as_json:

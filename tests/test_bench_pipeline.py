@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_bench_journal import postgres_url
 from typer.testing import CliRunner
 
@@ -23,9 +24,13 @@ KEYS = (
 )
 
 
-def test_bench_pipeline_reports_every_agreed_key() -> None:
+@pytest.mark.parametrize("verifier", ["processes", "threads"])
+def test_bench_pipeline_reports_every_agreed_key(verifier: str) -> None:
     url = postgres_url()
-    result = run_pipeline_bench(orders=400, workers=2, repeat=2, postgres_url=url)
+    result = run_pipeline_bench(
+        orders=400, workers=2, repeat=2, postgres_url=url, verifier=verifier
+    )
+    assert result["verifier"] == verifier
     for key in KEYS:
         if key == "durable_orders_per_s_postgres" and url is None:
             assert result[key] is None and result["postgres_skipped"]

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import BaseContext
 from types import TracebackType
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
@@ -189,8 +189,97 @@ class VerifierPool:
         return f"VerifierPool(workers={self.workers}, {state})"
 
 
+class VerifierThreads:
+    """Transaction signatures verified on threads of this process.
+
+    libsodium gives up Python's global lock while it evaluates the group equation,
+    the bulk of a signature's cost, so threads verify in parallel on every core
+    with no process boundary to cross: nothing is pickled, and a batch comes back
+    in microseconds rather than the milliseconds a round trip to a worker process
+    takes on a busy machine. What stays under the lock (decoding, the signed
+    message, the rule set's byte checks, a few microseconds a transaction) is the
+    price: a `VerifierPool` leaves all of it to other processes. Same verdicts as
+    `verify_transaction`, by the same function.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ValueError("a verifier needs at least one thread")
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="verifier"
+        )
+
+    def warm_up(self) -> None:
+        """Threads start on first use; nothing to wait for."""
+        self._require_open()
+
+    def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]:
+        """As `VerifierPool.submit_encoded`: start now, the result waits for the
+        verdicts (one byte each)."""
+        executor = self._require_open()
+        size = max(CHUNK_TXS_MIN // 4, -(-len(blobs) // self.workers))
+        futures = [
+            executor.submit(verify_encoded, domain, blobs[start : start + size])
+            for start in range(0, len(blobs), size)
+        ]
+
+        def verdicts() -> bytes:
+            return b"".join(future.result() for future in futures)
+
+        return verdicts
+
+    def verify_batch(self, venue_id: str, txs: Sequence[Transaction]) -> list[bool]:
+        """One verdict per transaction, in order; same answers as `verify_transaction`."""
+        domain = venue_domain(venue_id)
+        executor = self._require_open()
+        size = max(CHUNK_TXS_MIN // 4, -(-len(txs) // self.workers))
+
+        def chunk(part: Sequence[Transaction]) -> bytes:
+            return _verify_triples([_triple(domain, tx) for tx in part])
+
+        futures = [executor.submit(chunk, txs[i : i + size]) for i in range(0, len(txs), size)]
+        return [byte == 1 for future in futures for byte in future.result()]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _require_open(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            raise RuntimeError("the verifier is closed")
+        return self._executor
+
+    def __enter__(self) -> VerifierThreads:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._executor is None else "open"
+        return f"VerifierThreads(workers={self.workers}, {state})"
+
+
+class BatchVerifier(Protocol):
+    """What the journal, the sequencer and the audit take to verify batches: a
+    `VerifierPool` (worker processes) or `VerifierThreads`."""
+
+    workers: int
+
+    def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]: ...
+
+    def verify_batch(self, venue_id: str, txs: Sequence[Transaction]) -> list[bool]: ...
+
+
 def verify_encoded_batch(
-    venue_id: str, blobs: Sequence[bytes], pool: VerifierPool | None = None
+    venue_id: str, blobs: Sequence[bytes], pool: BatchVerifier | None = None
 ) -> list[bool]:
     """One verdict per canonical transaction: on the pool when given, else here."""
     domain = venue_domain(venue_id)
@@ -201,7 +290,7 @@ def verify_encoded_batch(
 
 
 def verify_transactions(
-    venue_id: str, txs: Sequence[Transaction], pool: VerifierPool | None = None
+    venue_id: str, txs: Sequence[Transaction], pool: BatchVerifier | None = None
 ) -> list[bool]:
     """One verdict per transaction: on the pool when given, else in this process."""
     if pool is None:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from clearhouse.auth.signing import Signer, sign_transaction, venue_domain
-from clearhouse.auth.verifier import VerifierPool
+from clearhouse.auth.verifier import BatchVerifier, VerifierPool, VerifierThreads
 from clearhouse.bench.journal_bench import (
     DEFAULT_POSTGRES_URL,
     _drop_schemas,
@@ -65,20 +65,32 @@ CLIENTS = 8
 RAW_BATCH = 1_000
 
 
+VERIFIERS = ("processes", "threads")
+
+
 def run_pipeline_bench(
     orders: int = 20_000,
     seed: int = 7,
     workers: int | None = None,
     repeat: int = 3,
     postgres_url: str | None = DEFAULT_POSTGRES_URL,
+    verifier: str = "processes",
 ) -> dict[str, Any]:
+    """`verifier`: "processes" (a `VerifierPool`) or "threads" (`VerifierThreads`),
+    used for the raw rate and the durable path alike."""
+    if verifier not in VERIFIERS:
+        raise ValueError(f"verifier must be one of {', '.join(VERIFIERS)}")
     flow = _SignedFlow(orders, seed)
-    result: dict[str, Any] = {"benchmark": "pipeline", "orders": orders, "seed": seed}
-    with (
-        VerifierPool(workers) as pool,
-        tempfile.TemporaryDirectory() as scratch,
-        frozen_heap(),
-    ):
+    result: dict[str, Any] = {
+        "benchmark": "pipeline",
+        "orders": orders,
+        "seed": seed,
+        "verifier": verifier,
+    }
+    pool: VerifierPool | VerifierThreads = (
+        VerifierPool(workers) if verifier == "processes" else VerifierThreads(workers)
+    )
+    with pool, tempfile.TemporaryDirectory() as scratch, frozen_heap():
         pool.warm_up()
         folder = Path(scratch)
         verify_runs = [_verify_rate(pool, flow) for _ in range(repeat)]
@@ -143,7 +155,7 @@ class _SignedFlow:
         return journal
 
 
-def _verify_rate(pool: VerifierPool, flow: _SignedFlow) -> float:
+def _verify_rate(pool: BatchVerifier, flow: _SignedFlow) -> float:
     domain = venue_domain(flow.genesis.venue_id)
     started = time.perf_counter()
     verdicts = pool.submit_encoded(domain, flow.blobs)()
@@ -154,7 +166,7 @@ def _verify_rate(pool: VerifierPool, flow: _SignedFlow) -> float:
 
 
 def _durable_rate(
-    flow: _SignedFlow, pool: VerifierPool, make_store: Callable[[], JournalStore]
+    flow: _SignedFlow, pool: BatchVerifier, make_store: Callable[[], JournalStore]
 ) -> float:
     journal = flow.journal(make_store())
     try:
@@ -175,7 +187,7 @@ def _check(receipts: list[Receipt], count: int) -> None:
 
 
 def _latency(
-    flow: _SignedFlow, pool: VerifierPool, store: JournalStore, offered_per_s: float
+    flow: _SignedFlow, pool: BatchVerifier, store: JournalStore, offered_per_s: float
 ) -> dict[str, Any]:
     """Orders offered on a fixed schedule by `CLIENTS` threads; each latency runs from
     the moment the order was due to the moment its durable receipt arrived."""
@@ -225,7 +237,7 @@ def _stamp(latencies_ns: list[int], index: int, due_ns: int) -> Callable[[Future
 
 
 def _postgres(
-    flow: _SignedFlow, pool: VerifierPool, url: str | None, repeat: int
+    flow: _SignedFlow, pool: BatchVerifier, url: str | None, repeat: int
 ) -> dict[str, Any]:
     unreachable = _postgres_unreachable(url) if url else "no URL given"
     if url is None or unreachable is not None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from clearhouse.auth.signing import Signer, venue_domain
-from clearhouse.auth.verifier import VerifierPool, verify_encoded_batch, verify_transactions
+from clearhouse.auth.verifier import BatchVerifier, verify_encoded_batch, verify_transactions
 from clearhouse.core import (
     Engine,
     Genesis,
@@ -108,7 +108,7 @@ class Journal:
         key_name: str,
         *,
         clock: Clock = time.time_ns,
-        pool: VerifierPool | None = None,
+        pool: BatchVerifier | None = None,
         snapshot_every: int = 100_000,
         checkpoint_every: int = 10_000,
     ) -> None:

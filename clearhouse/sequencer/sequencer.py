@@ -43,7 +43,7 @@ from types import TracebackType
 from typing import Final
 
 from clearhouse.auth.signing import venue_domain
-from clearhouse.auth.verifier import VerifierPool, verify_encoded
+from clearhouse.auth.verifier import BatchVerifier, verify_encoded
 from clearhouse.core import ErrorCode, Rejected, Rejection, Transaction
 from clearhouse.core.codec import canonical_transaction
 from clearhouse.journal.journal import Admitted, Journal, JournalError, Receipt, Staged
@@ -88,7 +88,7 @@ class Sequencer:
         self,
         journal: Journal,
         *,
-        pool: VerifierPool | None = None,
+        pool: BatchVerifier | None = None,
         in_flight_txs_max: int = IN_FLIGHT_TXS_MAX,
         batch_txs_max: int = BATCH_TXS_MAX,
     ) -> None:

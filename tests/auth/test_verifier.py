@@ -9,8 +9,17 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
-from clearhouse.auth import Ed25519Signer, VerifierPool, sign_transaction, verify_transaction
+from clearhouse.auth import (
+    Ed25519Signer,
+    VerifierPool,
+    VerifierThreads,
+    sign_transaction,
+    verify_transaction,
+)
+from clearhouse.auth.signing import venue_domain
+from clearhouse.auth.verifier import verify_encoded
 from clearhouse.cli import app
+from clearhouse.core.codec import encode
 from clearhouse.core.txs import CancelAll, Deposit, PlaceOrder, Side, Transaction
 
 VENUE = "venue-a"
@@ -115,3 +124,19 @@ def test_bench_verify_prints_one_json_object_with_the_figures() -> None:
     assert report["count"] == 200
     assert report["verify_per_s_1core"] > 0 and report["verify_per_s_pool"] > 0
     assert set(report["library_verify_per_s_1core"]) == {"pynacl", "cryptography"}
+
+
+@pytest.mark.parametrize("kind", ["processes", "threads"])
+def test_both_verifiers_give_the_in_process_verdicts_from_objects_and_from_bytes(
+    kind: str,
+) -> None:
+    txs, expected = mixed_batch()
+    blobs = [encode(tx) for tx in txs] + [b"\xc1 not msgpack", b""]
+    domain = venue_domain(VENUE)
+    verifier = VerifierPool(2, chunk_txs=5) if kind == "processes" else VerifierThreads(2)
+    with verifier:
+        assert verifier.verify_batch(VENUE, txs) == expected
+        assert verifier.submit_encoded(domain, blobs)() == bytes([*expected, 0, 0])
+        assert verify_encoded(domain, blobs) == bytes([*expected, 0, 0])
+    with pytest.raises(RuntimeError, match="closed"):
+        verifier.submit_encoded(domain, blobs)

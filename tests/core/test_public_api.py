@@ -144,6 +144,7 @@ CORE_API = [
 ]
 
 AUTH_API = [
+    "BatchVerifier",
     "Ed25519Signer",
     "HsmError",
     "KeyInfo",
@@ -155,6 +156,7 @@ AUTH_API = [
     "SignatureRejection",
     "Signer",
     "VerifierPool",
+    "VerifierThreads",
     "WrongPassphrase",
     "generate_key",
     "rejection_reason",

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from clearhouse.auth.verifier import VerifierPool
+from clearhouse.auth.verifier import BatchVerifier, VerifierPool, VerifierThreads
 from clearhouse.core import (
     Accepted,
     Deposit,
@@ -103,10 +103,12 @@ def venue(tmp_path: Path) -> Venue:
     return Venue(tmp_path)
 
 
-@pytest.fixture
-def pool() -> Iterator[VerifierPool]:
-    with VerifierPool(2) as verifier_pool:
-        yield verifier_pool
+@pytest.fixture(params=["processes", "threads"])
+def pool(request: pytest.FixtureRequest) -> Iterator[BatchVerifier]:
+    """Each test that verifies on a pool runs on worker processes and on threads."""
+    verifier = VerifierPool(2) if request.param == "processes" else VerifierThreads(2)
+    with verifier:
+        yield verifier
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
@@ -122,7 +124,7 @@ def durable(journal: Journal, receipt: Receipt) -> bool:
     return stored is not None and stored.chain_head == receipt.chain_head
 
 
-def test_concurrent_callers_each_get_a_durable_receipt(venue: Venue, pool: VerifierPool) -> None:
+def test_concurrent_callers_each_get_a_durable_receipt(venue: Venue, pool: BatchVerifier) -> None:
     journal = venue.open()
     set_up = [venue.sign(Deposit(trader, "USDC", 10**6 * USD)) for trader in TRADERS]
     set_up.append(venue.sign(OracleUpdate("BTC-USD", BTC, START_NS)))
@@ -165,7 +167,7 @@ def test_concurrent_callers_each_get_a_durable_receipt(venue: Venue, pool: Verif
 
 
 def test_the_same_sequence_gives_the_chain_head_of_a_serial_run(
-    venue: Venue, tmp_path: Path, pool: VerifierPool
+    venue: Venue, tmp_path: Path, pool: BatchVerifier
 ) -> None:
     txs = [
         *venue.deposits("trader-0", 3),
@@ -247,7 +249,7 @@ def test_a_transaction_the_record_cannot_hold_is_refused_alone(venue: Venue) -> 
     assert durable(journal, first) and durable(journal, last)
 
 
-def test_a_bad_signature_is_journaled_as_a_rejection(venue: Venue, pool: VerifierPool) -> None:
+def test_a_bad_signature_is_journaled_as_a_rejection(venue: Venue, pool: BatchVerifier) -> None:
     journal = venue.open()
     tx = venue.deposits("trader-0", 1)[0]
     forged = Transaction(tx.payload, tx.signer, tx.nonce, tx.expires_at_ns, bytes(64))
@@ -282,7 +284,7 @@ def test_a_failed_commit_stops_everything_and_acknowledges_none_of_it(venue: Ven
     reopened.close()
 
 
-def test_close_drains_every_admitted_transaction(venue: Venue, pool: VerifierPool) -> None:
+def test_close_drains_every_admitted_transaction(venue: Venue, pool: BatchVerifier) -> None:
     journal = venue.open()
     txs = [tx for trader in TRADERS for tx in venue.deposits(trader, 25)]
     sequencer = Sequencer(journal, pool=pool, batch_txs_max=32).start()
