@@ -99,6 +99,8 @@ class Sequencer:
         self.batch_txs_max = batch_txs_max
         self._pool = pool
         self._domain = venue_domain(journal.genesis.venue_id)
+        self.verifier_failures = 0
+        """Batches the pool failed to verify, verified in the sequencer instead."""
         # One lock for the hand-offs between stages, with a condition per queue.
         self._lock = threading.Lock()
         self._admitted_ready = threading.Condition(self._lock)
@@ -192,11 +194,30 @@ class Sequencer:
 
     def _start_verification(self, blobs: list[bytes]) -> _Verdicts:
         """Send a batch to the pool and return a wait for its verdicts (one byte each,
-        1 for a valid signature); with no pool, or for a handful, verify here and now."""
-        if self._pool is not None and len(blobs) > INLINE_VERIFY_TXS_MAX:
-            return self._pool.submit_encoded(self._domain, blobs)
-        verdicts = verify_encoded(self._domain, blobs)
-        return lambda: verdicts
+        1 for a valid signature); with no pool, or for a handful, verify here and now.
+
+        A pool that fails (a worker killed, the pool closed) stops nothing: the
+        engine has not moved for this batch, so it is verified here instead, by the
+        same function, to the same verdicts."""
+        domain = self._domain
+        if self._pool is None or len(blobs) <= INLINE_VERIFY_TXS_MAX:
+            verdicts = verify_encoded(domain, blobs)
+            return lambda: verdicts
+        try:
+            waiting = self._pool.submit_encoded(domain, blobs)
+        except Exception:
+            self.verifier_failures += 1
+            verdicts = verify_encoded(domain, blobs)
+            return lambda: verdicts
+
+        def wait() -> bytes:
+            try:
+                return waiting()
+            except Exception:
+                self.verifier_failures += 1
+                return verify_encoded(domain, blobs)
+
+        return wait
 
     # -- 2. apply ------------------------------------------------------------------
 

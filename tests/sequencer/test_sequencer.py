@@ -7,6 +7,8 @@ or break the commit so that what is in flight is known exactly when it is checke
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -322,3 +324,19 @@ def test_an_admitted_transaction_cannot_be_cancelled(venue: Venue) -> None:
         assert not future.cancel()  # it may already be on its way to the disk
         store.gate.set()
         assert future.result(timeout=30).journaled
+
+
+def test_a_verifier_worker_killed_stops_nothing(venue: Venue) -> None:
+    journal = venue.open()
+    first, second = venue.deposits("trader-0", 40), venue.deposits("trader-1", 40)
+    with VerifierPool(2) as pool, Sequencer(journal, pool=pool) as sequencer:
+        assert all(f.result(timeout=60).journaled for f in sequencer.submit_many(first))
+        for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
+            os.kill(process.pid, signal.SIGKILL)
+        receipts = [f.result(timeout=60) for f in sequencer.submit_many(second)]
+    assert all(isinstance(r.outcome, Accepted) and durable(journal, r) for r in receipts)
+    assert sequencer.verifier_failures >= 1
+    journal.close()
+    reopened = venue.open()  # the record re-executes: the verdicts were the rule set's
+    assert reopened.engine.seq == 80
+    reopened.close()
