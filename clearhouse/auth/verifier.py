@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import BaseContext
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final, Protocol, Self
 
 import msgspec
 
@@ -91,43 +91,19 @@ def _ready() -> int:
     return os.getpid()
 
 
-class VerifierPool:
-    """A pool of worker processes verifying transaction signatures in batches.
+class _ExecutorVerifier:
+    """What both verifiers share: batches cut into chunks, each verified on the
+    executor by the same functions as in process, verdicts back in order."""
 
-    Use as a context manager, or call `close()`; a closed pool refuses work.
-    """
+    _closed_message = "the verifier is closed"
 
-    def __init__(
-        self,
-        workers: int | None = None,
-        *,
-        chunk_txs: int | None = None,
-        mp_context: BaseContext | None = None,
-    ) -> None:
-        """`workers` defaults to `os.cpu_count()`; `chunk_txs` fixes the chunk size
-        (default: about `CHUNKS_PER_WORKER` chunks per worker, 64 to 1024 transactions)."""
+    def __init__(self, workers: int | None, executor: Executor) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
-        if self.workers < 1:
-            raise ValueError("a verifier pool needs at least one worker")
-        if chunk_txs is not None and chunk_txs < 1:
-            raise ValueError("chunk_txs must be positive")
-        self.chunk_txs = chunk_txs
-        self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=mp_context
-        )
-
-    def warm_up(self) -> None:
-        """Start every worker now rather than on the first batch."""
-        executor = self._require_open()
-        for future in [executor.submit(_ready) for _ in range(self.workers)]:
-            future.result()
+        self._executor: Executor | None = executor
 
     def chunk_size(self, batch_txs: int) -> int:
         """How many transactions go to a worker at a time for a batch of this size."""
-        if self.chunk_txs is not None:
-            return self.chunk_txs
-        target = -(-batch_txs // (self.workers * CHUNKS_PER_WORKER))
-        return max(CHUNK_TXS_MIN, min(CHUNK_TXS_MAX, target))
+        raise NotImplementedError
 
     def verify_batch(self, venue_id: str, txs: Sequence[Transaction]) -> list[bool]:
         """One verdict per transaction, in order; same answers as `verify_transaction`.
@@ -147,9 +123,9 @@ class VerifierPool:
         return verdicts
 
     def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]:
-        """Start verifying canonical transaction bytes on the workers and return at
-        once; calling the result waits for the verdicts, one byte each (as
-        `verify_encoded`). `domain` is `venue_domain(venue_id)`."""
+        """Start verifying canonical transaction bytes and return at once; calling the
+        result waits for the verdicts, one byte each (as `verify_encoded`). `domain`
+        is `venue_domain(venue_id)`."""
         executor = self._require_open()
         size = self.chunk_size(len(blobs))
         futures = [
@@ -168,12 +144,12 @@ class VerifierPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def _require_open(self) -> ProcessPoolExecutor:
+    def _require_open(self) -> Executor:
         if self._executor is None:
-            raise RuntimeError("the verifier pool is closed")
+            raise RuntimeError(self._closed_message)
         return self._executor
 
-    def __enter__(self) -> VerifierPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -186,10 +162,48 @@ class VerifierPool:
 
     def __repr__(self) -> str:
         state = "closed" if self._executor is None else "open"
-        return f"VerifierPool(workers={self.workers}, {state})"
+        return f"{type(self).__name__}(workers={self.workers}, {state})"
 
 
-class VerifierThreads:
+class VerifierPool(_ExecutorVerifier):
+    """A pool of worker processes verifying transaction signatures in batches.
+
+    Use as a context manager, or call `close()`; a closed pool refuses work.
+    """
+
+    _closed_message = "the verifier pool is closed"
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        chunk_txs: int | None = None,
+        mp_context: BaseContext | None = None,
+    ) -> None:
+        """`workers` defaults to `os.cpu_count()`; `chunk_txs` fixes the chunk size
+        (default: about `CHUNKS_PER_WORKER` chunks per worker, 64 to 1024 transactions)."""
+        if workers is not None and workers < 1:
+            raise ValueError("a verifier pool needs at least one worker")
+        if chunk_txs is not None and chunk_txs < 1:
+            raise ValueError("chunk_txs must be positive")
+        self.chunk_txs = chunk_txs
+        count = workers if workers is not None else (os.cpu_count() or 1)
+        super().__init__(count, ProcessPoolExecutor(max_workers=count, mp_context=mp_context))
+
+    def warm_up(self) -> None:
+        """Start every worker now rather than on the first batch."""
+        executor = self._require_open()
+        for future in [executor.submit(_ready) for _ in range(self.workers)]:
+            future.result()
+
+    def chunk_size(self, batch_txs: int) -> int:
+        if self.chunk_txs is not None:
+            return self.chunk_txs
+        target = -(-batch_txs // (self.workers * CHUNKS_PER_WORKER))
+        return max(CHUNK_TXS_MIN, min(CHUNK_TXS_MAX, target))
+
+
+class VerifierThreads(_ExecutorVerifier):
     """Transaction signatures verified on threads of this process.
 
     libsodium gives up Python's global lock while it evaluates the group equation,
@@ -199,72 +213,22 @@ class VerifierThreads:
     takes on a busy machine. What stays under the lock (decoding, the signed
     message, the rule set's byte checks, a few microseconds a transaction) is the
     price: a `VerifierPool` leaves all of it to other processes. Same verdicts as
-    `verify_transaction`, by the same function.
+    `verify_transaction`, by the same functions.
     """
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
-        if self.workers < 1:
+        if workers is not None and workers < 1:
             raise ValueError("a verifier needs at least one thread")
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            self.workers, thread_name_prefix="verifier"
-        )
+        count = workers if workers is not None else (os.cpu_count() or 1)
+        super().__init__(count, ThreadPoolExecutor(count, thread_name_prefix="verifier"))
 
     def warm_up(self) -> None:
         """Threads start on first use; nothing to wait for."""
         self._require_open()
 
-    def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]:
-        """As `VerifierPool.submit_encoded`: start now, the result waits for the
-        verdicts (one byte each)."""
-        executor = self._require_open()
-        size = max(CHUNK_TXS_MIN // 4, -(-len(blobs) // self.workers))
-        futures = [
-            executor.submit(verify_encoded, domain, blobs[start : start + size])
-            for start in range(0, len(blobs), size)
-        ]
-
-        def verdicts() -> bytes:
-            return b"".join(future.result() for future in futures)
-
-        return verdicts
-
-    def verify_batch(self, venue_id: str, txs: Sequence[Transaction]) -> list[bool]:
-        """One verdict per transaction, in order; same answers as `verify_transaction`."""
-        domain = venue_domain(venue_id)
-        executor = self._require_open()
-        size = max(CHUNK_TXS_MIN // 4, -(-len(txs) // self.workers))
-
-        def chunk(part: Sequence[Transaction]) -> bytes:
-            return _verify_triples([_triple(domain, tx) for tx in part])
-
-        futures = [executor.submit(chunk, txs[i : i + size]) for i in range(0, len(txs), size)]
-        return [byte == 1 for future in futures for byte in future.result()]
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def _require_open(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            raise RuntimeError("the verifier is closed")
-        return self._executor
-
-    def __enter__(self) -> VerifierThreads:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self._executor is None else "open"
-        return f"VerifierThreads(workers={self.workers}, {state})"
+    def chunk_size(self, batch_txs: int) -> int:
+        """One chunk per thread, of at least 16: a thread costs no IPC to hand work."""
+        return max(CHUNK_TXS_MIN // 4, -(-batch_txs // self.workers))
 
 
 class BatchVerifier(Protocol):
