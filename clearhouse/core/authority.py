@@ -60,7 +60,6 @@ from clearhouse.core.txs import (
     SetMMP,
     SettleExpiry,
     SubKeyScope,
-    Transaction,
     Transfer,
     Withdraw,
 )
@@ -237,22 +236,35 @@ class Authority:
         return list(owners)
 
 
+_SUB_KEY_TRADE: Final = frozenset(SUB_KEY_TRADE_TYPES)
+_RULES: Final[dict[type, tuple[int, str, bool]]] = {
+    kind: (permitted, account_field, kind in _SUB_KEY_TRADE)
+    for kind, (permitted, account_field) in PERMITTED.items()
+}
+"""PERMITTED with whether a trade sub-key may sign the type: one lookup per transaction."""
+
+
 def authorize(
     authority: Authority,
     config: EngineConfig,
-    tx: Transaction,
+    payload: object,
+    signer: bytes,
+    nonce: int,
+    expires: int,
     seq: int,
     timestamp_ns: int,
     signature_valid: bool,
 ) -> KeyRecord | Rejection:
-    key = authority.keys.get(tx.signer)
+    """Authorize a transaction whose envelope fields (`signer`, `nonce`, `expires`, the
+    `expires_at_ns`) `check_envelope` has passed and whose `payload` `check_shape` has."""
+    key = authority.keys.get(signer)
     if key is None:
         return Rejection(ErrorCode.UNKNOWN_SIGNER, "the signer is not a registered key")
-    if key.void_from_seq and seq >= key.void_from_seq:
-        return Rejection(ErrorCode.KEY_REVOKED, f"the key is void from seq {key.void_from_seq}")
+    void_from_seq = key.void_from_seq
+    if void_from_seq and seq >= void_from_seq:
+        return Rejection(ErrorCode.KEY_REVOKED, f"the key is void from seq {void_from_seq}")
     if not signature_valid:
         return Rejection(ErrorCode.BAD_SIGNATURE, "the signature does not verify for this venue")
-    expires = tx.expires_at_ns
     if timestamp_ns > expires:
         return Rejection(ErrorCode.EXPIRED, f"expired at {expires}, sequenced at {timestamp_ns}")
     if expires - timestamp_ns > config.tx_lifetime_ns_max:
@@ -260,19 +272,20 @@ def authorize(
             ErrorCode.EXPIRY_TOO_FAR,
             f"expiry {expires} is more than {config.tx_lifetime_ns_max} ns ahead",
         )
-    if (rejection := check_nonce(key, tx.nonce)) is not None:
+    if (rejection := check_nonce(key, nonce)) is not None:
         return rejection
-    payload = tx.payload
-    permitted, account_field = PERMITTED[type(payload)]
-    if key.scope is not None:
+    kind = type(payload)
+    permitted, account_field, sub_key_may_sign = _RULES[kind]
+    scope = key.scope
+    if scope is not None:
         if (
-            key.scope is not SubKeyScope.TRADE
-            or not isinstance(payload, SUB_KEY_TRADE_TYPES)
+            scope is not SubKeyScope.TRADE
+            or not sub_key_may_sign
             or not authority.owner_masks.get(key.owner, 0) & TRADING
         ):
             return Rejection(
                 ErrorCode.ROLE_FORBIDDEN,
-                f"a {key.scope.value} sub-key of {key.owner!r} may not sign {type(payload).__name__}"
+                f"a {scope.value} sub-key of {key.owner!r} may not sign {kind.__name__}"
                 " (trade sub-keys act only while their owner holds a trading role)",
             )
         account: str = getattr(payload, account_field)
@@ -288,11 +301,10 @@ def authorize(
                     ErrorCode.SUB_KEY_SIZE_LIMIT, f"size {size} is over the sub-key's {limit}"
                 )
         return key
-    if not key.roles & permitted:
-        return Rejection(
-            ErrorCode.ROLE_FORBIDDEN, f"no role of this key may sign {type(payload).__name__}"
-        )
-    if account_field and not (type(payload) is KillSwitch and key.roles & RISK_OFFICER):
+    roles = key.roles
+    if not roles & permitted:
+        return Rejection(ErrorCode.ROLE_FORBIDDEN, f"no role of this key may sign {kind.__name__}")
+    if account_field and not (kind is KillSwitch and roles & RISK_OFFICER):
         account = getattr(payload, account_field)
         if owner_of(account) != key.owner:
             return Rejection(

@@ -17,11 +17,12 @@ engine raises `EngineFault` and refuses everything after it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
+from hashlib import sha256
 from typing import Any
 
 import msgspec
+from msgspec.structs import astuple
 
 from clearhouse.core import (
     collateral,
@@ -159,7 +160,7 @@ class Engine:
         if self._fault is not None:
             raise EngineFault(f"engine stopped after a fault: {self._fault}")
         # Read as plain objects: a malformed entry must be refused, not crash a typed read.
-        fields: tuple[object, ...] = msgspec.structs.astuple(sequenced)
+        fields: tuple[object, ...] = astuple(sequenced)
         seq, timestamp_ns, tx = fields
         if type(seq) is not int or seq != self._seq + 1:
             return Rejected(
@@ -183,14 +184,33 @@ class Engine:
         self._timestamp_ns = timestamp_ns
         state = self._state
         try:
-            result: list[Event] | Rejection | None = check_envelope(tx)
+            # The envelope's fields in one C-level tuple: compiled, each attribute
+            # read of a msgspec Struct is a generic lookup.
+            envelope: tuple[object, ...] = astuple(tx)
+            payload = envelope[0]
+            signer_key = envelope[1]
+            nonce = envelope[2]
+            expires_at_ns = envelope[3]
+            result: list[Event] | Rejection | None = check_envelope(
+                signer_key, nonce, expires_at_ns, envelope[4]
+            )
             if result is None:
-                result = check_shape(tx.payload)
+                result = check_shape(payload)
             if result is None:
+                # check_envelope has passed: the three are bytes, int and int.
                 signer = authorize(
-                    state.authority, state.config, tx, seq, timestamp_ns, signature_valid is True
+                    state.authority,
+                    state.config,
+                    payload,
+                    signer_key,  # type: ignore[arg-type]
+                    nonce,  # type: ignore[arg-type]
+                    expires_at_ns,  # type: ignore[arg-type]
+                    seq,
+                    timestamp_ns,
+                    signature_valid is True,
                 )
-                limited = type(tx.payload) in RATE_LIMITED_TYPES
+                kind = type(payload)
+                limited = kind in RATE_LIMITED_TYPES
                 if type(signer) is Rejection:
                     result = signer
                 elif limited and (
@@ -198,15 +218,15 @@ class Engine:
                 ):
                     result = rejected
                 else:
-                    result = self._handlers[type(tx.payload)](
+                    result = self._handlers[kind](
                         state,
-                        tx.payload,
+                        payload,
                         seq,
                         timestamp_ns,
                         signer,  # type: ignore[arg-type]
                     )
                     if type(result) is not Rejection:
-                        use_nonce(signer, tx.nonce)  # type: ignore[arg-type]
+                        use_nonce(signer, nonce)  # type: ignore[arg-type]
                         if limited:
                             count_message(signer, state.config, timestamp_ns)  # type: ignore[arg-type]
             outcome: Outcome
@@ -214,7 +234,7 @@ class Engine:
                 outcome = Rejected(seq, result.code, result.message)
             else:
                 outcome = Accepted(seq, result)  # type: ignore[arg-type]
-            self._chain_head = hashlib.sha256(self._chain_head + self._encode(outcome)).digest()
+            self._chain_head = sha256(self._chain_head + self._encode(outcome)).digest()
             interval = state.config.invariant_sweep_interval_txs
             if interval:
                 self._sweep.step(state, interval)

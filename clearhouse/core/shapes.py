@@ -15,6 +15,7 @@ import typing
 from enum import Enum
 
 import msgspec
+from msgspec.structs import astuple
 
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.numbers import INT64_MAX
@@ -64,6 +65,11 @@ _WITH_NESTED: frozenset[type] = frozenset(
         for _, allowed, item in shape
     )
 )
+_FIRST: dict[type, tuple[type, ...]] = {
+    cls: tuple(types_allowed[0] for types_allowed in allowed) for cls, allowed in _ALLOWED.items()
+}
+"""Each field's first allowed type: the one the field nearly always holds, compared by
+identity before the membership test over all of them."""
 _NESTED_SHAPES: dict[type, tuple[FieldShape, ...]] = {}
 
 
@@ -79,9 +85,13 @@ def check_shape(payload: object) -> Rejection | None:
     allowed = _ALLOWED.get(kind)
     if allowed is None:
         return Rejection(ErrorCode.WRONG_TYPE, f"unknown transaction type {kind.__name__}")
-    # The fast path: one C-level tuple of the field values against the table.
-    for value, types_allowed in zip(msgspec.structs.astuple(payload), allowed, strict=True):  # type: ignore[arg-type]
-        if type(value) not in types_allowed:
+    # The fast path: one C-level tuple of the field values, read by index against
+    # the table (compiled, indexing a tuple is native; a zip is a generic iterator).
+    values: tuple[object, ...] = astuple(payload)  # type: ignore[arg-type]
+    first = _FIRST[kind]
+    for i in range(len(first)):
+        field_type = type(values[i])
+        if field_type is not first[i] and field_type not in allowed[i]:
             return _check_fields(payload, SHAPES[kind], "$")
     if kind in _WITH_NESTED:
         return _check_fields(payload, SHAPES[kind], "$")
@@ -123,9 +133,11 @@ _ENVELOPE: tuple[tuple[str, type], ...] = (
 )
 
 
-def check_envelope(tx: object) -> Rejection | None:
-    """The envelope's own fields, before authorization reads them."""
-    _, signer, nonce, expires_at_ns, signature = msgspec.structs.astuple(tx)  # type: ignore[arg-type]
+def check_envelope(
+    signer: object, nonce: object, expires_at_ns: object, signature: object
+) -> Rejection | None:
+    """The envelope's own fields, before authorization reads them (the caller has
+    taken them out of the Transaction in one `astuple`)."""
     if (
         type(signer) is bytes
         and type(signature) is bytes
@@ -135,8 +147,9 @@ def check_envelope(tx: object) -> Rejection | None:
         and 0 <= expires_at_ns <= INT64_MAX
     ):
         return None
-    for name, expected in _ENVELOPE:
-        value = getattr(tx, name)
+    for (name, expected), value in zip(
+        _ENVELOPE, (signer, nonce, expires_at_ns, signature), strict=True
+    ):
         if type(value) is not expected:
             return Rejection(
                 ErrorCode.WRONG_TYPE,

@@ -13,7 +13,9 @@ position they reduce, so they can never rest and later increase a position.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
+
+from msgspec.structs import astuple
 
 from clearhouse.core.authority import KeyRecord
 from clearhouse.core.book import Order
@@ -66,6 +68,24 @@ LIMIT: Final = OrderType.LIMIT
 GTC: Final = TimeInForce.GTC
 FOK: Final = TimeInForce.FOK
 PORTFOLIO: Final = MarginMode.PORTFOLIO
+
+# place_order and cancel_order take their transaction's fields by position, in one
+# `astuple` (compiled, each attribute read of a msgspec Struct is a generic lookup):
+# the order they rely on, checked once at import.
+if PlaceOrder.__struct_fields__ != (
+    "account",
+    "instrument",
+    "side",
+    "size",
+    "price",
+    "order_type",
+    "time_in_force",
+    "post_only",
+    "reduce_only",
+    "client_order_id",
+    "self_trade_prevention",
+) or CancelOrder.__struct_fields__ != ("account", "order_id", "client_order_id"):
+    raise ImportError("PlaceOrder or CancelOrder fields moved: update their reads in trading")
 
 
 class Plan:
@@ -128,30 +148,37 @@ def plan_match(
 def place_order(
     state: State, tx: PlaceOrder, seq: int, timestamp_ns: int, signer: KeyRecord
 ) -> Result:
-    market = state.markets.get(tx.instrument)
-    if market is None:
-        return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {tx.instrument!r}")
-    account = state.accounts.get(tx.account)
-    if account is None:
-        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
     # Each field of the transaction and of the instrument is read once: compiled,
     # every read of a msgspec Struct's attribute is a generic lookup.
+    fields: tuple[Any, ...] = astuple(tx)
+    account_id: str = fields[0]
+    instrument_id: str = fields[1]
+    side: Side = fields[2]
+    size: int = fields[3]
+    price: int | None = fields[4]
+    order_type: OrderType = fields[5]
+    tif: TimeInForce = fields[6]
+    post_only: bool = fields[7]
+    reduce_only: bool = fields[8]
+    client_order_id: str = fields[9]
+    stp: SelfTradePrevention = fields[10]
+    market = state.markets.get(instrument_id)
+    if market is None:
+        return Rejection(ErrorCode.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument_id!r}")
+    account = state.accounts.get(account_id)
+    if account is None:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {account_id!r}")
     spec = market.spec
     instrument = spec.id
     tick_size = spec.tick_size
-    side = tx.side
     if side is BUY:
         is_buy = True
     elif side is SELL:
         is_buy = False
     else:
         return Rejection(ErrorCode.WRONG_TYPE, "side must be buy or sell")
-    size = tx.size
     if (rejection := check_size(size, spec.order_size_max_lots)) is not None:
         return rejection
-    tif = tx.time_in_force
-    order_type = tx.order_type
-    price = tx.price
     is_market = order_type is MARKET
     if is_market:
         if price is not None:
@@ -162,11 +189,8 @@ def place_order(
         return Rejection(ErrorCode.PRICE_REQUIRED, "a limit order needs a price")
     elif (rejection := check_price(price, tick_size, spec.settlement_decimals)) is not None:
         return rejection
-    if (rejection := _check_options(tx, is_market)) is not None:
+    if (rejection := _check_options(tif, stp, post_only, reduce_only, is_market)) is not None:
         return rejection
-    post_only = tx.post_only
-    reduce_only = tx.reduce_only
-    client_order_id = tx.client_order_id
     if client_order_id and (
         rejection := check_name(
             client_order_id,
@@ -242,7 +266,6 @@ def place_order(
         rejection := _check_margin(state, account, position, is_buy, limit, size, post_only)
     ) is not None:
         return rejection
-    stp = tx.self_trade_prevention
     plan = plan_match(market, account.id, is_buy, limit, size, stp)
     if tif is FOK and plan.filled != size:
         return Rejection(
@@ -314,23 +337,25 @@ def check_band(state: State, market: Market, limit: int) -> Rejection | None:
     return None
 
 
-def _check_options(tx: PlaceOrder, is_market: bool) -> Rejection | None:
-    tif = tx.time_in_force
+def _check_options(
+    tif: object, stp: object, post_only: object, reduce_only: object, is_market: bool
+) -> Rejection | None:
+    """The options of a PlaceOrder, each field passed in as read once."""
     if type(tif) is not TimeInForce:
         return Rejection(ErrorCode.WRONG_TYPE, "time_in_force must be gtc, ioc or fok")
-    if type(tx.self_trade_prevention) is not SelfTradePrevention:
+    if type(stp) is not SelfTradePrevention:
         return Rejection(ErrorCode.WRONG_TYPE, "self_trade_prevention is not a known mode")
-    if type(tx.post_only) is not bool or type(tx.reduce_only) is not bool:
+    if type(post_only) is not bool or type(reduce_only) is not bool:
         return Rejection(ErrorCode.WRONG_TYPE, "post_only and reduce_only must be booleans")
     if is_market and tif is GTC:
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a market order takes time_in_force ioc or fok"
         )
-    if tx.post_only and (is_market or tif is not GTC):
+    if post_only and (is_market or tif is not GTC):
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a post-only order is a resting limit order (gtc)"
         )
-    if tx.reduce_only and tif is GTC:
+    if reduce_only and tif is GTC:
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS, "a reduce-only order must be ioc, fok or market"
         )
@@ -573,29 +598,32 @@ def check_market(state: State, market: Market) -> None:
 def cancel_order(
     state: State, tx: CancelOrder, seq: int, timestamp_ns: int, signer: KeyRecord
 ) -> Result:
-    account = state.accounts.get(tx.account)
+    fields: tuple[Any, ...] = astuple(tx)
+    account_id: str = fields[0]
+    named_id: int = fields[1]
+    client_order_id: str = fields[2]
+    account = state.accounts.get(account_id)
     if account is None:
-        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
-    if tx.order_id and tx.client_order_id:
+        return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {account_id!r}")
+    if named_id and client_order_id:
         return Rejection(
             ErrorCode.INVALID_ORDER_OPTIONS,
             "name the order by order_id or client_order_id, not both",
         )
-    order_id = tx.order_id or account.client_order_ids.get(tx.client_order_id, 0)
+    order_id = named_id or account.client_order_ids.get(client_order_id, 0)
     order = account.open_orders.get(order_id) if type(order_id) is int else None
     if order is None:
         return Rejection(
             ErrorCode.UNKNOWN_ORDER,
-            f"no open order {tx.order_id or tx.client_order_id!r} for {account.id}",
+            f"no open order {named_id or client_order_id!r} for {account.id}",
         )
-    market = state.markets[order.instrument]
-    position = account.positions[order.instrument]
+    instrument = order.instrument
+    market = state.markets[instrument]
+    position = account.positions[instrument]
     remaining = order.remaining
     _unrest(account, position, order, market)
     events: list[Event] = [
-        OrderCancelled(
-            order.order_id, account.id, order.instrument, remaining, CancelReason.REQUESTED
-        )
+        OrderCancelled(order.order_id, account.id, instrument, remaining, CancelReason.REQUESTED)
     ]
     _finish(state, market, account, position, [], events)
     return events
