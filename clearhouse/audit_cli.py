@@ -156,21 +156,23 @@ def _opened(url: str) -> Iterator[JournalStore]:
     line naming the entry or page) if what it stores cannot be read."""
     from clearhouse.journal import open_store
     from clearhouse.journal.store import NotAJournalError, StoreReadError
+    from clearhouse.journal.urls import redact_password
 
     path = _sqlite_path(url)
+    shown = redact_password(url)
     if path is not None and not Path(path).is_file():
-        raise _fail(f"no journal at {url}: {path} is not a file", 2)
+        raise _fail(f"no journal at {shown}: {path} is not a file", 2)
     try:
         store = open_store(url, read_only=True)
     except NotAJournalError as exc:
-        raise _fail(f"{url} is not a clearhouse journal: {exc}", 2) from exc
+        raise _fail(f"{shown} is not a clearhouse journal: {exc}", 2) from exc
     except StoreReadError as exc:
         raise _fail(f"FAULT the journal cannot be read: {exc}", 1) from exc
     except Exception as exc:
-        raise _fail(f"cannot open the journal {url}: {exc}", 2) from exc
+        raise _fail(f"cannot open the journal {shown}: {exc}", 2) from exc
     try:
         if store.load_genesis() is None:
-            raise _fail(f"{url} is not a clearhouse journal: it holds no genesis", 2)
+            raise _fail(f"{shown} is not a clearhouse journal: it holds no genesis", 2)
         yield store
     except (StoreReadError, sqlite3.DatabaseError) as exc:
         # Raised wherever a command reads: a damaged page or a value of the wrong type.

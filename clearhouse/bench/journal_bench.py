@@ -29,6 +29,7 @@ from clearhouse.journal.entry import JournalEntry, entry_bytes
 from clearhouse.journal.merkle import MerkleTree
 from clearhouse.journal.sqlite_store import SqliteJournal
 from clearhouse.journal.store import JournalStore, PersistedHashStore
+from clearhouse.journal.urls import redact_password
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_CONNECT_TIMEOUT_S = 3
@@ -169,16 +170,10 @@ def _postgres_unreachable(url: str) -> str | None:
         psycopg.connect(url, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S).close()
     except (psycopg.Error, OSError) as exc:
         first = str(exc).strip().splitlines()
-        return f"cannot connect to {_without_password(url)}: {first[0] if first else type(exc).__name__}"
+        return (
+            f"cannot connect to {redact_password(url)}: {first[0] if first else type(exc).__name__}"
+        )
     return None
-
-
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def _drop_schemas(url: str, schemas: list[str]) -> None:

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from clearhouse.journal.entry import JournalEntry
-from clearhouse.journal.store import Node, NotAJournalError
+from clearhouse.journal.store import Node, NotAJournalError, StoreReadError
 
 _BIGINT_MAX = 2**63 - 1
 _BIGINT_MIN = -(2**63)
@@ -152,9 +152,15 @@ class PostgresJournal:
         return sql.Identifier(self.schema, name)
 
     def _rows(self, query: bytes, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._conn.cursor(binary=True) as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
+        """Rows of a read; a server or connection failure is a StoreReadError, one line,
+        like a damaged SQLite page (writes keep psycopg's errors: they stop the journal)."""
+        try:
+            with self._conn.cursor(binary=True) as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+        except psycopg.Error as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise StoreReadError(f"the journal cannot be read from PostgreSQL: {lines[0]}") from exc
 
     # -- the protocol ------------------------------------------------------------------
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from clearhouse.journal.store import JournalStore
 
 
+def redact_password(url: str) -> str:
+    """The URL with any password replaced by `***`, for messages people read."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def open_store(url: str, *, read_only: bool = False) -> JournalStore:
     """The store a journal URL names; `read_only` opens it so that nothing is ever
     written (SQLite `mode=ro`, PostgreSQL read-only transactions) and refuses a store
