@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Final
 
 from clearhouse.core.config import EngineConfig
+from clearhouse.core.display import format_duration, format_time
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.genesis import Genesis, GovernanceRules, genesis_digest
 from clearhouse.core.numbers import INT64_MAX
@@ -266,11 +267,14 @@ def authorize(
     if not signature_valid:
         return Rejection(ErrorCode.BAD_SIGNATURE, "the signature does not verify for this venue")
     if timestamp_ns > expires:
-        return Rejection(ErrorCode.EXPIRED, f"expired at {expires}, sequenced at {timestamp_ns}")
+        return Rejection(
+            ErrorCode.EXPIRED,
+            f"expired at {format_time(expires)}, sequenced at {format_time(timestamp_ns)}",
+        )
     if expires - timestamp_ns > config.tx_lifetime_ns_max:
         return Rejection(
             ErrorCode.EXPIRY_TOO_FAR,
-            f"expiry {expires} is more than {config.tx_lifetime_ns_max} ns ahead",
+            f"expiry {format_time(expires)} is more than {format_duration(config.tx_lifetime_ns_max)} ahead",
         )
     if (rejection := check_nonce(key, nonce)) is not None:
         return rejection
@@ -326,7 +330,7 @@ def check_rate(key: KeyRecord, config: EngineConfig, timestamp_ns: int) -> Rejec
     if key.rate_window == window and key.rate_count >= limit:
         return Rejection(
             ErrorCode.RATE_LIMITED,
-            f"at most {limit} orders and amendments per {config.rate_limit_window_ns} ns per key",
+            f"at most {limit} orders and amendments per {format_duration(config.rate_limit_window_ns)} per key",
         )
     return None
 

@@ -68,3 +68,46 @@ def format_settlement(units: int, instruments: Iterable[Instrument], asset: str)
     if decimals is None:
         return f"{units:,} minor units of {asset}"
     return format_amount(units, decimals, asset)
+
+
+NS_PER_S: Final = 1_000_000_000
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of the proleptic Gregorian date `days` after 1970-01-01;
+    integer-only, the inverse of `catalogue.days_from_civil`."""
+    days += 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1_460 + day_of_era // 36_524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
+def format_time(ns: int) -> str:
+    """A sequencer time (ns since the Unix epoch) in UTC, e.g.
+    "2026-12-25 08:00:00.000000 UTC"; microseconds shown, never rounded up."""
+    seconds, rest = divmod(ns, NS_PER_S)
+    days, second_of_day = divmod(seconds, 86_400)
+    year, month, day = civil_from_days(days)
+    hour, minute_and_second = divmod(second_of_day, 3_600)
+    minute, second = divmod(minute_and_second, 60)
+    return (
+        f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
+        f".{rest // 1_000:06d} UTC"
+    )
+
+
+def format_duration(ns: int) -> str:
+    """A span of sequencer time in seconds, e.g. "61.5 s" (to the microsecond)."""
+    if 0 < abs(ns) < 1_000:
+        return f"{ns} ns"
+    sign = "-" if ns < 0 else ""
+    seconds, rest = divmod(abs(ns), NS_PER_S)
+    micros = f"{rest // 1_000:06d}".rstrip("0")
+    return f"{sign}{seconds:,}{'.' + micros if micros else ''} s"

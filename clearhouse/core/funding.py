@@ -29,6 +29,7 @@ reviewed.
 from __future__ import annotations
 
 from clearhouse.core.authority import KeyRecord
+from clearhouse.core.display import format_time
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import AccountFunded, Event, FundingPaid
 from clearhouse.core.instruments import Kind
@@ -56,7 +57,8 @@ def funding_tick(
     due = market.funding_last_ns + interval
     if timestamp_ns < due:
         return Rejection(
-            ErrorCode.FUNDING_NOT_DUE, f"funding of {spec.id} is due at {due}, now {timestamp_ns}"
+            ErrorCode.FUNDING_NOT_DUE,
+            f"funding of {spec.id} is due at {format_time(due)}, now {format_time(timestamp_ns)}",
         )
 
     # -- commit: nothing below may reject --------------------------------------

@@ -15,6 +15,7 @@ import msgspec
 
 from clearhouse.core.authority import GOVERNOR, KeyRecord, Proposal
 from clearhouse.core.collateral import pay_withdrawal
+from clearhouse.core.display import format_time
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     Event,
@@ -119,7 +120,7 @@ def execute_proposal(
     if timestamp_ns < proposal.created_ns + rules.timelock_ns:
         return Rejection(
             ErrorCode.TIMELOCK_NOT_ELAPSED,
-            f"executable from {proposal.created_ns + rules.timelock_ns}",
+            f"executable from {format_time(proposal.created_ns + rules.timelock_ns)}",
         )
     action = proposal.action_payload.action
     if (rejection := _check_action(state, action, seq)) is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clearhouse.core.authority import KeyRecord
-from clearhouse.core.display import format_units
+from clearhouse.core.display import format_duration, format_time, format_units
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CircuitBreakerTripped,
@@ -103,20 +103,20 @@ def oracle_update(
     if observed_ns > timestamp_ns:
         return Rejection(
             ErrorCode.ORACLE_FROM_FUTURE,
-            f"observed at {observed_ns}, after its sequencing at {timestamp_ns}",
+            f"observed at {format_time(observed_ns)}, after its sequencing at {format_time(timestamp_ns)}",
         )
     staleness = state.config.oracle_staleness_ns
     if timestamp_ns - observed_ns > staleness:
         return Rejection(
             ErrorCode.ORACLE_STALE,
-            f"observed {timestamp_ns - observed_ns} ns before sequencing, more than {staleness}",
+            f"observed {format_duration(timestamp_ns - observed_ns)} before sequencing, more than {format_duration(staleness)}",
         )
     source = signer.owner
     previous = oracle.sources.get(source)
     if previous is not None and observed_ns <= previous.observed_ns:
         return Rejection(
             ErrorCode.ORACLE_OUT_OF_ORDER,
-            f"observed at {observed_ns}, not after this source's last {previous.observed_ns}",
+            f"observed at {format_time(observed_ns)}, not after this source's last {format_time(previous.observed_ns)}",
         )
     quotes = _check_expiries(state, tx, markets_on_index)
     if type(quotes) is Rejection:

@@ -36,6 +36,7 @@ no longer trades anyway.
 from __future__ import annotations
 
 from clearhouse.core.authority import KeyRecord
+from clearhouse.core.display import format_time
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
     CancelReason,
@@ -68,14 +69,15 @@ def settle_expiry(
         return Rejection(ErrorCode.ALREADY_SETTLED, f"{spec.id} settled already")
     if timestamp_ns < spec.expiry_ns:
         return Rejection(
-            ErrorCode.NOT_EXPIRED, f"{spec.id} expires at {spec.expiry_ns}, now {timestamp_ns}"
+            ErrorCode.NOT_EXPIRED,
+            f"{spec.id} expires at {format_time(spec.expiry_ns)}, now {format_time(timestamp_ns)}",
         )
     window_start = spec.expiry_ns - state.config.settlement_window_ns
     price = time_weighted_price(state.oracles[spec.index].history, window_start, spec.expiry_ns)
     if price == 0:
         return Rejection(
             ErrorCode.NO_SETTLEMENT_PRICE,
-            f"no {spec.index} price was in force between {window_start} and {spec.expiry_ns}",
+            f"no {spec.index} price was in force between {format_time(window_start)} and {format_time(spec.expiry_ns)}",
         )
 
     # -- commit: nothing below may reject --------------------------------------

@@ -12,17 +12,21 @@ from clearhouse.core import (
     Liquidate,
     PlaceOrder,
     Rejected,
+    SettleExpiry,
     Side,
     TimeInForce,
     Transfer,
     Withdraw,
 )
-from clearhouse.core.catalogue import default_catalogue
+from clearhouse.core.catalogue import days_from_civil, default_catalogue, expiry_ns
 from clearhouse.core.display import (
+    civil_from_days,
     format_amount,
     format_collateral,
+    format_duration,
     format_price,
     format_settlement,
+    format_time,
     format_units,
     settlement_decimals,
 )
@@ -148,3 +152,47 @@ def test_a_refused_liquidation_quotes_equity_and_maintenance_in_usdc() -> None:
 def test_before_any_instrument_states_the_decimals_an_amount_is_in_minor_units() -> None:
     assert format_settlement(1_500_000, (), "USDC") == "1,500,000 minor units of USDC"
     assert format_settlement(1_500_000, default_catalogue(), "USDC") == "1.50 USDC"
+
+
+@pytest.mark.parametrize("days", [-719_468, -1, 0, 59, 365, 11_016, 20_812, 2_932_896])
+def test_civil_dates_invert_days_from_civil(days: int) -> None:
+    year, month, day = civil_from_days(days)
+    assert days_from_civil(year, month, day) == days
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "1970-01-01 00:00:00.000000 UTC"),
+        (-1, "1969-12-31 23:59:59.999999 UTC"),
+        (expiry_ns(2026, 12, 25), "2026-12-25 08:00:00.000000 UTC"),
+        (expiry_ns(2024, 2, 29, 0) + 1_999, "2024-02-29 00:00:00.000001 UTC"),  # never rounded up
+    ],
+)
+def test_times_read_in_utc_to_the_microsecond(ns: int, text: str) -> None:
+    assert format_time(ns) == text
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (60 * 10**9, "60 s"),
+        (61_500_000_000, "61.5 s"),
+        (5, "5 ns"),
+        (0, "0 s"),
+        (-2 * 10**9, "-2 s"),
+    ],
+)
+def test_durations_read_in_seconds(ns: int, text: str) -> None:
+    assert format_duration(ns) == text
+
+
+def test_an_early_settlement_quotes_both_times_in_utc() -> None:
+    venue = _venue()
+    expiry = next(spec for spec in default_catalogue() if spec.id == "BTC-25DEC26").expiry_ns
+    outcome = venue.apply(SettleExpiry("BTC-25DEC26"))
+    assert isinstance(outcome, Rejected) and outcome.code == ErrorCode.NOT_EXPIRED
+    assert outcome.message == (
+        f"BTC-25DEC26 expires at {format_time(expiry)}, now {format_time(venue.now_ns)}"
+    )
+    assert "2026-12-25 08:00:00.000000 UTC" in outcome.message
