@@ -37,7 +37,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ from clearhouse.journal import Journal, JournalStore, Receipt, SqliteJournal
 from clearhouse.journal.entry import JournalEntry, entry_bytes
 from clearhouse.journal.merkle import MerkleTree
 from clearhouse.journal.store import Node, PersistedHashStore
-from clearhouse.sequencer import Sequencer
+from clearhouse.sequencer import Sequencer, Ticket
 from clearhouse.testing import CUSTODIAN, ORACLE, signer_for
 
 OPERATOR = "bench-operator"
@@ -194,7 +193,7 @@ def _latency(
     journal = flow.journal(store)
     latencies_ns: list[int] = [0] * len(flow.orders)
     interval_ns = int(1e9 / offered_per_s)
-    futures: list[Future[Receipt]] = []
+    futures: list[Ticket] = []
     lock = threading.Lock()
     with Sequencer(journal, pool=pool) as sequencer:
         start_ns = time.perf_counter_ns() + 50_000_000
@@ -229,8 +228,8 @@ def _latency(
     }
 
 
-def _stamp(latencies_ns: list[int], index: int, due_ns: int) -> Callable[[Future[Receipt]], None]:
-    def done(_: Future[Receipt]) -> None:
+def _stamp(latencies_ns: list[int], index: int, due_ns: int) -> Callable[[Ticket], None]:
+    def done(_: Ticket) -> None:
         latencies_ns[index] = time.perf_counter_ns() - due_ns
 
     return done

@@ -34,11 +34,9 @@ acknowledged, and the next start recovers from the record.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from types import TracebackType
 from typing import Final
 
@@ -47,6 +45,7 @@ from clearhouse.auth.verifier import BatchVerifier, verify_encoded
 from clearhouse.core import ErrorCode, Rejected, Rejection, Transaction
 from clearhouse.core.codec import canonical_transaction
 from clearhouse.journal.journal import Admitted, Journal, JournalError, Receipt, Staged
+from clearhouse.sequencer.ticket import Ticket
 
 IN_FLIGHT_TXS_MAX: Final = 100_000
 """Transactions admitted and not yet acknowledged, by default; one more is BUSY."""
@@ -69,7 +68,7 @@ class _Batch:
     __slots__ = ("admitted", "futures", "verdicts")
 
     def __init__(
-        self, futures: list[Future[Receipt]], admitted: list[Admitted], verdicts: _Verdicts
+        self, futures: list[Ticket], admitted: list[Admitted], verdicts: _Verdicts
     ) -> None:
         self.futures = futures
         self.admitted = admitted
@@ -107,11 +106,11 @@ class Sequencer:
         self._verified_ready = threading.Condition(self._lock)
         self._verified_room = threading.Condition(self._lock)
         self._staged_ready = threading.Condition(self._lock)
-        self._admitted: deque[tuple[Transaction, Future[Receipt]]] = deque()
+        self._admitted: deque[tuple[Transaction, Ticket]] = deque()
         self._verified: deque[_Batch | None] = deque()
-        self._staged: deque[tuple[Staged, list[Future[Receipt]]] | None] = deque()
+        self._staged: deque[tuple[Staged, list[Ticket]] | None] = deque()
         self._in_flight = 0
-        self._outstanding: dict[int, Future[Receipt]] = {}
+        self._outstanding: dict[int, Ticket] = {}
         self._state = "new"
         self._failed: str | None = None
         self._threads = [
@@ -125,35 +124,34 @@ class Sequencer:
 
     # -- 0. admit ------------------------------------------------------------------
 
-    def submit(self, tx: Transaction) -> Future[Receipt]:
-        """A future of the transaction's receipt, resolved once it is durable.
+    def submit(self, tx: Transaction) -> Ticket:
+        """A ticket (a light future) of the transaction's receipt, resolved once it is
+        durable.
 
         Never blocks: with `in_flight_txs_max` transactions in flight the future is
         already resolved, with a receipt that is not journaled and a BUSY outcome.
         Raises JournalError unless the sequencer is running.
         """
-        future: Future[Receipt] = Future()
-        future.set_running_or_notify_cancel()  # an admitted transaction cannot be recalled
+        future = Ticket()
         with self._lock:
             if self._state != "running":
                 reason = self._failed or f"the sequencer is {self._state}, not running"
                 raise JournalError(f"sequencer stopped: {reason}")
             if self._in_flight >= self.in_flight_txs_max:
                 busy = f"{self._in_flight} transactions in flight, the most it admits; send again"
-                future.set_result(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
-                return future
+                return Ticket.resolved(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
             self._in_flight += 1
             self._outstanding[id(future)] = future
             self._admitted.append((tx, future))
             self._admitted_ready.notify()
         return future
 
-    def submit_many(self, txs: Sequence[Transaction]) -> list[Future[Receipt]]:
+    def submit_many(self, txs: Sequence[Transaction]) -> list[Ticket]:
         return [self.submit(tx) for tx in txs]
 
     async def submit_async(self, tx: Transaction) -> Receipt:
         """`submit` for asyncio: awaits the durable receipt without blocking the loop."""
-        return await asyncio.wrap_future(self.submit(tx))
+        return await self.submit(tx).wait()
 
     @property
     def in_flight(self) -> int:
@@ -313,15 +311,14 @@ class Sequencer:
         self.journal.stop(reason)
         error = JournalError(f"sequencer stopped, this was not acknowledged: {reason}")
         for future in outstanding:
-            if not future.done():
-                future.set_exception(error)
+            future._resolve(None, error)
 
-    def _resolve(self, future: Future[Receipt], receipt: Receipt) -> None:
+    def _resolve(self, future: Ticket, receipt: Receipt) -> None:
         with self._lock:
             if self._outstanding.pop(id(future), None) is None:
                 return  # already failed by a stop
             self._in_flight -= 1
-        future.set_result(receipt)
+        future._resolve(receipt, None)
 
     def __enter__(self) -> Sequencer:
         return self.start()

@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 
 import msgspec
@@ -33,7 +32,7 @@ from clearhouse.core import (
 )
 from clearhouse.journal import Journal, JournalEntry, JournalError, Receipt, SqliteJournal
 from clearhouse.journal.store import Node
-from clearhouse.sequencer import Sequencer
+from clearhouse.sequencer import Sequencer, Ticket
 from clearhouse.testing import default_signer_name, signer_for, standard_genesis
 from clearhouse.venue import Client
 
@@ -319,7 +318,7 @@ def test_an_admitted_transaction_cannot_be_cancelled(venue: Venue) -> None:
     journal = venue.open(store)
     with Sequencer(journal) as sequencer:
         store.gate.clear()
-        future: Future[Receipt] = sequencer.submit(venue.deposits("trader-0", 1)[0])
+        future: Ticket = sequencer.submit(venue.deposits("trader-0", 1)[0])
         assert store.waiting.wait(timeout=30)
         assert not future.cancel()  # it may already be on its way to the disk
         store.gate.set()
