@@ -10,6 +10,8 @@ positions, equity, margin, an option's Black-76 mark and the state digest.
 from __future__ import annotations
 
 import shlex
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from itertools import groupby
@@ -310,11 +312,27 @@ def run_demo(console: Console | None = None, journal_path: Path | None = None) -
 
 
 def audit_command(path: Path, operator_key: str) -> str:
-    """The shell command that audits the demo's journal."""
+    """The shell command that audits the demo's journal, runnable as printed."""
     return (
-        f"clearhouse audit verify --journal {shlex.quote(str(path))} "
+        f"{shlex.quote(program())} audit verify --journal {shlex.quote(str(path))} "
         f"--operator-key {shlex.quote(operator_key)}"
     )
+
+
+def program() -> str:
+    """How the user's shell runs this command: `clearhouse` when that name finds this
+    script (or the demo was not started from one), else the script's own path, such
+    as `.venv/bin/clearhouse` after `make demo` with the virtualenv not activated."""
+    running = Path(sys.argv[0])
+    if running.name != "clearhouse":
+        return "clearhouse"
+    found = shutil.which("clearhouse")
+    if found is not None and Path(found).resolve() == running.resolve():
+        return "clearhouse"
+    try:
+        return str(running.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(running.resolve())
 
 
 def _decimal_price(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from clearhouse.cli import app
-from clearhouse.demo import DemoError, run_demo
+from clearhouse.demo import DemoError, program, run_demo
 
 runner = CliRunner()
 
@@ -109,3 +110,20 @@ def test_the_demo_speaks_in_usdc_and_names_the_receipt_by_seq_and_leaf(
     assert "accounts (USDC)" in output
     assert "insurance fund 113.60 USDC" in output
     assert "receipt for the trader's first fill, seq 18 (Merkle leaf index 17)" in output
+
+
+def test_the_printed_command_is_one_the_users_shell_can_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / ".venv" / "bin" / "clearhouse"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the virtualenv is not activated
+    assert program() == ".venv/bin/clearhouse"
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")  # it is
+    assert program() == "clearhouse"
+    monkeypatch.setattr(sys, "argv", ["pytest"])  # not started from the script
+    assert program() == "clearhouse"
