@@ -409,6 +409,23 @@ def run_to_the_end(path: Path, reference: Reference, log: Path) -> Child:
 
 
 @pytest.mark.slow
+def count_landing(stats: Counter[str], mode: str, child: Child, recovered: Recovered) -> None:
+    """Tally where a kill landed, for the run's summary (shown with -s)."""
+    stats[f"aimed: {mode}"] += 1
+    if child.start_seq is None:
+        stats["landed in start-up or recovery"] += 1
+    elif recovered.size > child.position:
+        stats["landed between commit and ack"] += 1
+    if child.partial_lines:
+        stats["cut an ack line short"] += 1
+    if mode == "write" and child.writes:
+        kind, at = child.writes[-1]
+        stored = (
+            at in recovered.snapshots if kind == "snapshot" else at == recovered.last_checkpoint
+        )
+        stats[f"landed in a {kind} write ({'stored' if stored else 'not stored'})"] += 1
+
+
 def test_sigkilled_journal_loses_no_acknowledged_entry(
     reference: Reference, tmp_path: Path
 ) -> None:
@@ -445,19 +462,7 @@ def test_sigkilled_journal_loses_no_acknowledged_entry(
         recovered = checker.check()
         assert recovered.size >= size, "the journal shrank"
         size = recovered.size
-        stats[f"aimed: {mode}"] += 1
-        if child.start_seq is None:
-            stats["landed in start-up or recovery"] += 1
-        elif recovered.size > child.position:
-            stats["landed between commit and ack"] += 1
-        if child.partial_lines:
-            stats["cut an ack line short"] += 1
-        if mode == "write" and child.writes:
-            kind, at = child.writes[-1]
-            stored = (
-                at in recovered.snapshots if kind == "snapshot" else at == recovered.last_checkpoint
-            )
-            stats[f"landed in a {kind} write ({'stored' if stored else 'not stored'})"] += 1
+        count_landing(stats, mode, child, recovered)
 
         if kill == damage_newest_at:
             assert len(recovered.snapshots) >= 2, "no older snapshot to fall back to"

@@ -73,6 +73,7 @@ from test_crash import (
     Child,
     RecordingStore,
     Recovered,
+    count_landing,
 )
 
 from clearhouse.auth.signing import Ed25519Signer, sign_transaction
@@ -542,21 +543,9 @@ def test_sigkilled_sequencer_loses_no_acknowledged_transaction(
         checker.take_acks(child)
         recovered = checker.check()
         size = recovered.size
-        stats[f"aimed: {mode}"] += 1
-        if child.start_seq is None:
-            stats["landed in start-up or recovery"] += 1
-        elif recovered.size > child.position:
-            stats["landed between commit and ack"] += 1
-        if child.partial_lines:
-            stats["cut an ack line short"] += 1
+        count_landing(stats, mode, child, recovered)
         if child.held:
             stats["held at its budget"] += 1
-        if mode == "write" and child.writes:
-            kind, at = child.writes[-1]
-            stored = (
-                at in recovered.snapshots if kind == "snapshot" else at == recovered.last_checkpoint
-            )
-            stats[f"landed in a {kind} write ({'stored' if stored else 'not stored'})"] += 1
 
     with SequencerChild(path, workload, log) as child:
         child.finish(timeout=300)
