@@ -113,8 +113,11 @@ class Sequencer:
         self._outstanding: dict[int, Ticket] = {}
         self._state = "new"
         self._failed: str | None = None
+        # Daemon threads: a process that exits without `close()` is not held open by
+        # them. Nothing is lost that was acknowledged (acks follow the commit), and a
+        # commit cut short is rolled back by the store, so the record stays whole.
         self._threads = [
-            threading.Thread(target=self._run, args=(stage,), name=f"sequencer-{name}")
+            threading.Thread(target=self._run, args=(stage,), name=f"sequencer-{name}", daemon=True)
             for name, stage in (
                 ("verify", self._verify_stage),
                 ("apply", self._apply_stage),

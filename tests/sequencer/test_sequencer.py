@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -339,3 +341,34 @@ def test_a_verifier_worker_killed_stops_nothing(venue: Venue) -> None:
     reopened = venue.open()  # the record re-executes: the verdicts were the rule set's
     assert reopened.engine.seq == 80
     reopened.close()
+
+
+NEVER_CLOSED = """
+import sys
+import time
+from clearhouse.core import Deposit
+from clearhouse.journal import Journal, SqliteJournal
+from clearhouse.sequencer import Sequencer
+from clearhouse.testing import CUSTODIAN, signer_for, standard_genesis
+from clearhouse.venue import Client
+
+genesis = standard_genesis(["alice"])
+journal = Journal(SqliteJournal(sys.argv[1]), genesis, signer_for("operator"), "operator")
+sequencer = Sequencer(journal).start()
+client = Client(signer_for(CUSTODIAN), genesis.venue_id)
+tx = client.sign(Deposit("alice", "USDC", 10**6), time.time_ns())
+receipt = sequencer.submit(tx).result(timeout=30)
+print(receipt.seq, type(receipt.outcome).__name__)
+"""
+
+
+def test_a_process_that_never_closes_its_sequencer_still_exits(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NEVER_CLOSED, str(tmp_path / "journal.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "Accepted"]
