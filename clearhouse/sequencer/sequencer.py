@@ -137,12 +137,9 @@ class Sequencer:
         """
         future = Ticket()
         with self._lock:
-            if self._state != "running":
-                reason = self._failed or f"the sequencer is {self._state}, not running"
-                raise JournalError(f"sequencer stopped: {reason}")
+            self._check_running()
             if self._in_flight >= self.in_flight_txs_max:
-                busy = f"{self._in_flight} transactions in flight, the most it admits; send again"
-                return Ticket.resolved(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
+                return self._busy()
             self._in_flight += 1
             self._outstanding[id(future)] = future
             self._admitted.append((tx, future))
@@ -150,7 +147,31 @@ class Sequencer:
         return future
 
     def submit_many(self, txs: Sequence[Transaction]) -> list[Ticket]:
-        return [self.submit(tx) for tx in txs]
+        """`submit` for each, in order, admitted under one hold of the lock; those
+        beyond `in_flight_txs_max` get BUSY tickets, as one by one."""
+        tickets: list[Ticket] = []
+        with self._lock:
+            self._check_running()
+            for tx in txs:
+                if self._in_flight >= self.in_flight_txs_max:
+                    tickets.append(self._busy())
+                    continue
+                ticket = Ticket()
+                self._in_flight += 1
+                self._outstanding[id(ticket)] = ticket
+                self._admitted.append((tx, ticket))
+                tickets.append(ticket)
+            self._admitted_ready.notify()
+        return tickets
+
+    def _check_running(self) -> None:
+        if self._state != "running":
+            reason = self._failed or f"the sequencer is {self._state}, not running"
+            raise JournalError(f"sequencer stopped: {reason}")
+
+    def _busy(self) -> Ticket:
+        busy = f"{self._in_flight} transactions in flight, the most it admits; send again"
+        return Ticket.resolved(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
 
     async def submit_async(self, tx: Transaction) -> Receipt:
         """`submit` for asyncio: awaits the durable receipt without blocking the loop."""
@@ -257,9 +278,12 @@ class Sequencer:
             # 3. commit: everything staged since the last commit, in one transaction
             self.journal.commit([staged for staged, _ in ready])
             # 4. ack
-            for staged, futures in ready:
-                for future, receipt in zip(futures, staged.receipts, strict=True):
-                    self._resolve(future, receipt)
+            pairs = [
+                pair
+                for staged, futures in ready
+                for pair in zip(futures, staged.receipts, strict=True)
+            ]
+            self._resolve_all(pairs)
             if len(ready) < len(taken):  # the apply stage has ended
                 return
 
@@ -316,12 +340,16 @@ class Sequencer:
         for future in outstanding:
             future._resolve(None, error)
 
-    def _resolve(self, future: Ticket, receipt: Receipt) -> None:
+    def _resolve_all(self, pairs: list[tuple[Ticket, Receipt]]) -> None:
+        """Acknowledge a commit's tickets: counted out under one hold of the lock, then
+        resolved outside it (a ticket's callbacks may call back into the sequencer)."""
         with self._lock:
-            if self._outstanding.pop(id(future), None) is None:
-                return  # already failed by a stop
-            self._in_flight -= 1
-        future._resolve(receipt, None)
+            outstanding = self._outstanding
+            # A ticket no longer outstanding was already failed by a stop.
+            live = [(t, r) for t, r in pairs if outstanding.pop(id(t), None) is not None]
+            self._in_flight -= len(live)
+        for ticket, receipt in live:
+            ticket._resolve(receipt, None)
 
     def __enter__(self) -> Sequencer:
         return self.start()

@@ -372,3 +372,17 @@ def test_a_process_that_never_closes_its_sequencer_still_exits(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "Accepted"]
+
+
+def test_a_batch_beyond_the_bound_is_admitted_up_to_it_and_busy_after(venue: Venue) -> None:
+    store = GatedStore(venue.path)
+    journal = venue.open(store)
+    txs = venue.deposits("trader-0", 8)
+    with Sequencer(journal, in_flight_txs_max=5) as sequencer:
+        store.gate.clear()
+        tickets = sequencer.submit_many(txs)
+        busy = [t.result(timeout=0) for t in tickets[5:]]  # answered at once
+        assert all(r.outcome.code is ErrorCode.BUSY and not r.journaled for r in busy)  # type: ignore[union-attr]
+        store.gate.set()
+        assert [t.result(timeout=30).seq for t in tickets[:5]] == [1, 2, 3, 4, 5]
+    assert sequencer.in_flight == 0
