@@ -204,23 +204,32 @@ class Journal:
         re-executes, as the sequencer overlaps them on the write path."""
         entries = self.store.read(engine.seq + 1)
         current = list(itertools.islice(entries, batch))
-        verdicts = self._start_verify(current)
+        txs, verdicts = self._start_verify(current)
         while current:
             following = list(itertools.islice(entries, batch))
-            following_verdicts = self._start_verify(following)
-            self._reexecute(engine, current, verdicts())
-            current, verdicts = following, following_verdicts
+            following_txs, following_verdicts = self._start_verify(following)
+            self._reexecute(engine, current, txs, verdicts())
+            current, txs, verdicts = following, following_txs, following_verdicts
 
-    def _start_verify(self, entries: list[JournalEntry]) -> Callable[[], list[bool]]:
-        """Start verifying the entries' signatures; the result waits for the verdicts."""
+    def _start_verify(
+        self, entries: list[JournalEntry]
+    ) -> tuple[list[Transaction], Callable[[], list[bool]]]:
+        """The entries' transactions, decoded once, and a wait for their signature
+        verdicts: started on the pool now, or computed here when asked for."""
+        txs = [_tx_decoder.decode(entry.tx) for entry in entries]
         if self._pool is None or not entries:
-            return lambda: self._verify([(e.tx, _tx_decoder.decode(e.tx)) for e in entries])
+            return txs, lambda: verify_transactions(self.genesis.venue_id, txs)
         wait = self._pool.submit_encoded(self._domain, [entry.tx for entry in entries])
-        return lambda: [byte == 1 for byte in wait()]
+        return txs, lambda: [byte == 1 for byte in wait()]
 
-    def _reexecute(self, engine: Engine, entries: list[JournalEntry], verdicts: list[bool]) -> None:
-        for entry, signature_valid in zip(entries, verdicts, strict=True):
-            tx = _tx_decoder.decode(entry.tx)
+    def _reexecute(
+        self,
+        engine: Engine,
+        entries: list[JournalEntry],
+        txs: list[Transaction],
+        verdicts: list[bool],
+    ) -> None:
+        for entry, tx, signature_valid in zip(entries, txs, verdicts, strict=True):
             outcome = engine.apply(Sequenced(entry.seq, entry.timestamp_ns, tx), signature_valid)
             if encode(outcome) != entry.outcome or engine.chain_head != entry.chain_head:
                 raise JournalError(f"entry {entry.seq} does not re-execute to its recorded outcome")
