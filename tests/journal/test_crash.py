@@ -64,7 +64,7 @@ from clearhouse.core import Engine, Sequenced, Transaction
 from clearhouse.core.codec import encode
 from clearhouse.core.snapshot import SnapshotError
 from clearhouse.core.snapshot import decode as decode_snapshot
-from clearhouse.journal import Journal, SqliteJournal, parse_signed_checkpoint
+from clearhouse.journal import Journal, JournalStore, SqliteJournal, parse_signed_checkpoint
 from clearhouse.journal.journal import restore_snapshot
 from clearhouse.testing import default_signer_name, signer_for
 
@@ -336,12 +336,7 @@ class Checker:
         assert engine.chain_head == journal.engine.chain_head
         assert engine.digest() == journal.engine.digest(), "recovered state differs from replay"
         # the tree and the signed checkpoints
-        verifier = journal.verifier()
-        checkpoints = store.checkpoints()
-        for cp_size, note in checkpoints:
-            cp = parse_signed_checkpoint(note, [verifier], origin=journal.origin)
-            assert cp.size == cp_size <= size
-            assert cp.root_hash == journal.tree.root(cp_size), f"checkpoint {cp_size}: bad root"
+        checkpoints = check_checkpoints(journal, store, size)
         # every snapshot not checked before restores to the state of its seq
         for seq, data in fresh.items():
             restored = restore_snapshot(ref.workfile.genesis, data)
@@ -408,7 +403,18 @@ def run_to_the_end(path: Path, reference: Reference, log: Path) -> Child:
     return child
 
 
-@pytest.mark.slow
+def check_checkpoints(journal: Journal, store: JournalStore, size: int) -> list[tuple[int, bytes]]:
+    """Every stored checkpoint is signed by the operator for this log, within the
+    record, and is the tree's root at its size; returns them, oldest first."""
+    verifier = journal.verifier()
+    checkpoints = store.checkpoints()
+    for cp_size, note in checkpoints:
+        cp = parse_signed_checkpoint(note, [verifier], origin=journal.origin)
+        assert cp.size == cp_size <= size
+        assert cp.root_hash == journal.tree.root(cp_size), f"checkpoint {cp_size}: bad root"
+    return checkpoints
+
+
 def count_landing(stats: Counter[str], mode: str, child: Child, recovered: Recovered) -> None:
     """Tally where a kill landed, for the run's summary (shown with -s)."""
     stats[f"aimed: {mode}"] += 1
@@ -426,6 +432,7 @@ def count_landing(stats: Counter[str], mode: str, child: Child, recovered: Recov
         stats[f"landed in a {kind} write ({'stored' if stored else 'not stored'})"] += 1
 
 
+@pytest.mark.slow
 def test_sigkilled_journal_loses_no_acknowledged_entry(
     reference: Reference, tmp_path: Path
 ) -> None:

@@ -73,6 +73,7 @@ from test_crash import (
     Child,
     RecordingStore,
     Recovered,
+    check_checkpoints,
     count_landing,
 )
 
@@ -99,7 +100,7 @@ from clearhouse.core import (
 )
 from clearhouse.core.catalogue import default_catalogue
 from clearhouse.core.codec import decode_outcome, encode
-from clearhouse.journal import Journal, parse_signed_checkpoint
+from clearhouse.journal import Journal
 from clearhouse.journal.journal import restore_snapshot
 from clearhouse.testing import signer_for, standard_genesis
 
@@ -482,12 +483,7 @@ class Checker:
         assert engine.chain_head == journal.engine.chain_head
         assert engine.digest() == journal.engine.digest(), "recovered state differs from replay"
         # the tree, the signed checkpoints and the snapshots
-        verifier = journal.verifier()
-        checkpoints = store.checkpoints()
-        for cp_size, note in checkpoints:
-            cp = parse_signed_checkpoint(note, [verifier], origin=journal.origin)
-            assert cp.size == cp_size <= size
-            assert cp.root_hash == journal.tree.root(cp_size), f"checkpoint {cp_size}: bad root"
+        checkpoints = check_checkpoints(journal, store, size)
         for seq, data in fresh.items():
             restored = restore_snapshot(genesis, data)
             assert restored.seq == seq <= size
