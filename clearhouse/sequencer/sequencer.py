@@ -109,8 +109,8 @@ class Sequencer:
         self._admitted: deque[tuple[Transaction, Ticket]] = deque()
         self._verified: deque[_Batch | None] = deque()
         self._staged: deque[tuple[Staged, list[Ticket]] | None] = deque()
-        self._in_flight = 0
         self._outstanding: dict[int, Ticket] = {}
+        """The tickets in flight: admitted and not yet acknowledged."""
         self._state = "new"
         self._failed: str | None = None
         # Daemon threads: a process that exits without `close()` is not held open by
@@ -135,16 +135,7 @@ class Sequencer:
         already resolved, with a receipt that is not journaled and a BUSY outcome.
         Raises JournalError unless the sequencer is running.
         """
-        future = Ticket()
-        with self._lock:
-            self._check_running()
-            if self._in_flight >= self.in_flight_txs_max:
-                return self._busy()
-            self._in_flight += 1
-            self._outstanding[id(future)] = future
-            self._admitted.append((tx, future))
-            self._admitted_ready.notify()
-        return future
+        return self.submit_many((tx,))[0]
 
     def submit_many(self, txs: Sequence[Transaction]) -> list[Ticket]:
         """`submit` for each, in order, admitted under one hold of the lock; those
@@ -153,11 +144,10 @@ class Sequencer:
         with self._lock:
             self._check_running()
             for tx in txs:
-                if self._in_flight >= self.in_flight_txs_max:
+                if len(self._outstanding) >= self.in_flight_txs_max:
                     tickets.append(self._busy())
                     continue
                 ticket = Ticket()
-                self._in_flight += 1
                 self._outstanding[id(ticket)] = ticket
                 self._admitted.append((tx, ticket))
                 tickets.append(ticket)
@@ -170,7 +160,7 @@ class Sequencer:
             raise JournalError(f"sequencer stopped: {reason}")
 
     def _busy(self) -> Ticket:
-        busy = f"{self._in_flight} transactions in flight, the most it admits; send again"
+        busy = f"{len(self._outstanding)} transactions in flight, the most it admits; send again"
         return Ticket.resolved(Receipt(0, -1, Rejected(0, ErrorCode.BUSY, busy), b""))
 
     async def submit_async(self, tx: Transaction) -> Receipt:
@@ -181,7 +171,7 @@ class Sequencer:
     def in_flight(self) -> int:
         """Transactions admitted and not yet acknowledged."""
         with self._lock:
-            return self._in_flight
+            return len(self._outstanding)
 
     # -- 1. verify -----------------------------------------------------------------
 
@@ -324,7 +314,6 @@ class Sequencer:
             self._state = "stopped"
             outstanding = list(self._outstanding.values())
             self._outstanding.clear()
-            self._in_flight = 0
             self._admitted.clear()
             self._verified.clear()
             self._staged.clear()
@@ -347,7 +336,6 @@ class Sequencer:
             outstanding = self._outstanding
             # A ticket no longer outstanding was already failed by a stop.
             live = [(t, r) for t, r in pairs if outstanding.pop(id(t), None) is not None]
-            self._in_flight -= len(live)
         for ticket, receipt in live:
             ticket._resolve(receipt, None)
 
