@@ -21,9 +21,14 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from types import TracebackType
 from typing import Final, Protocol, Self
@@ -85,10 +90,6 @@ def verify_encoded(domain: bytes, blobs: Sequence[bytes]) -> bytes:
             continue
         verdicts[index] = verify(*_triple(domain, tx))
     return bytes(verdicts)
-
-
-def _ready() -> int:
-    return os.getpid()
 
 
 class _ExecutorVerifier:
@@ -165,13 +166,23 @@ class _ExecutorVerifier:
         return f"{type(self).__name__}(workers={self.workers}, {state})"
 
 
-class VerifierPool(_ExecutorVerifier):
-    """A pool of worker processes verifying transaction signatures in batches.
+class VerifierPool:
+    """Worker processes verifying transaction signatures in batches, each worker on
+    a pipe of its own.
 
-    Use as a context manager, or call `close()`; a closed pool refuses work.
+    A batch is cut into chunks (`chunk_size`), handed to the workers in turn; each
+    worker answers its chunks in the order it got them, one verdict byte a
+    transaction. There is no dispatcher thread between the caller and the workers:
+    the thread that submits writes the chunks to the pipes, and the thread that
+    waits reads the verdicts from them. In a process whose other threads compute,
+    every hand-off from one thread to another costs up to the interpreter's switch
+    interval (5 ms), and a sequencer acknowledging in a few milliseconds cannot
+    spend two of them per batch on an executor's feeder and result threads.
+
+    A worker that dies (killed, out of memory) fails the chunks it held, with
+    RuntimeError; the pool starts a new worker in its place on the next batch. Use
+    as a context manager, or call `close()`; a closed pool refuses work.
     """
-
-    _closed_message = "the verifier pool is closed"
 
     def __init__(
         self,
@@ -181,26 +192,230 @@ class VerifierPool(_ExecutorVerifier):
         mp_context: BaseContext | None = None,
     ) -> None:
         """`workers` defaults to `os.cpu_count()`; `chunk_txs` fixes the chunk size
-        (default: about `CHUNKS_PER_WORKER` chunks per worker, 64 to 1024 transactions)."""
+        (default: about `CHUNKS_PER_WORKER` chunks per worker, 64 to 1024 transactions);
+        `mp_context` how workers start (default: the platform's)."""
         if workers is not None and workers < 1:
             raise ValueError("a verifier pool needs at least one worker")
         if chunk_txs is not None and chunk_txs < 1:
             raise ValueError("chunk_txs must be positive")
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.chunk_txs = chunk_txs
-        count = workers if workers is not None else (os.cpu_count() or 1)
-        super().__init__(count, ProcessPoolExecutor(max_workers=count, mp_context=mp_context))
+        self._context = mp_context if mp_context is not None else multiprocessing.get_context()
+        self._lock = threading.Lock()
+        """Guards the list of workers and the turn; each worker guards its own pipes."""
+        self._turn = 0
+        self._closed = False
+        self._workers: list[_Worker] = []
+        for _ in range(self.workers):
+            self._workers.append(_Worker(self._context, self._workers))
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the workers now running."""
+        with self._lock:
+            return [worker.pid for worker in self._workers]
 
     def warm_up(self) -> None:
-        """Start every worker now rather than on the first batch."""
-        executor = self._require_open()
-        for future in [executor.submit(_ready) for _ in range(self.workers)]:
-            future.result()
+        """Wait until every worker answers."""
+        self._require_open()
+        for wait in [self._send_to(worker, (_PING, b"", [])) for worker in self._live()]:
+            wait()
 
     def chunk_size(self, batch_txs: int) -> int:
+        """How many transactions go to a worker at a time for a batch of this size."""
         if self.chunk_txs is not None:
             return self.chunk_txs
         target = -(-batch_txs // (self.workers * CHUNKS_PER_WORKER))
         return max(CHUNK_TXS_MIN, min(CHUNK_TXS_MAX, target))
+
+    def verify_batch(self, venue_id: str, txs: Sequence[Transaction]) -> list[bool]:
+        """One verdict per transaction, in order; same answers as `verify_transaction`.
+
+        Raises ValueError for an invalid venue id, RuntimeError once closed or when a
+        worker dies with a chunk of this batch.
+        """
+        self._require_open()
+        domain = venue_domain(venue_id)
+        size = self.chunk_size(len(txs))
+        waits = [
+            self._send((_TRIPLES, b"", [_triple(domain, tx) for tx in txs[start : start + size]]))
+            for start in range(0, len(txs), size)
+        ]
+        return [byte == 1 for wait in waits for byte in wait()]
+
+    def submit_encoded(self, domain: bytes, blobs: Sequence[bytes]) -> Callable[[], bytes]:
+        """Start verifying canonical transaction bytes and return at once; calling the
+        result waits for the verdicts, one byte each (as `verify_encoded`). `domain`
+        is `venue_domain(venue_id)`. The wait raises RuntimeError if a worker died
+        with a chunk of the batch."""
+        self._require_open()
+        size = self.chunk_size(len(blobs))
+        waits = [
+            self._send((_ENCODED, domain, list(blobs[start : start + size])))
+            for start in range(0, len(blobs), size)
+        ]
+
+        def verdicts() -> bytes:
+            return b"".join(wait() for wait in waits)
+
+        return verdicts
+
+    def _send(self, request: _Request) -> Callable[[], bytes]:
+        with self._lock:
+            self._require_open()
+            worker = self._workers[self._turn % len(self._workers)]
+            self._turn += 1
+            if worker.broken is not None:  # dead: a new one takes its place
+                worker.stop()
+                index = self._workers.index(worker)
+                others = [other for other in self._workers if other is not worker]
+                worker = _Worker(self._context, others)
+                self._workers[index] = worker
+        return self._send_to(worker, request)
+
+    @staticmethod
+    def _send_to(worker: _Worker, request: _Request) -> Callable[[], bytes]:
+        number = worker.send(_request_encoder.encode(request))
+        return lambda: worker.reply(number)
+
+    def _live(self) -> list[_Worker]:
+        with self._lock:
+            return list(self._workers)
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the verifier pool is closed")
+
+    def close(self) -> None:
+        """Stop the workers once they have answered what they hold. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._workers)
+            self._workers.clear()
+        for worker in workers:
+            worker.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"VerifierPool(workers={self.workers}, {state})"
+
+
+_PING: Final = 0
+_ENCODED: Final = 1
+_TRIPLES: Final = 2
+_STOP: Final = 3
+_Request = tuple[int, bytes, list[bytes] | list[_Triple]]
+_request_encoder = msgspec.msgpack.Encoder()
+_request_decoder = msgspec.msgpack.Decoder()
+_STOP_WAIT_S: Final = 10.0
+"""How long `close` waits for a worker to finish what it holds before killing it."""
+
+
+class _Worker:
+    """One worker process and its two pipes: requests in, verdicts out, in order.
+
+    Requests are numbered as they are written and replies as they are read, so
+    several batches may be outstanding at once and waited for in any order, from
+    any thread: whichever thread reads keeps the replies meant for others."""
+
+    def __init__(self, context: BaseContext, others: list[_Worker]) -> None:
+        requests_out, requests_in = context.Pipe(duplex=False)
+        replies_out, replies_in = context.Pipe(duplex=False)
+        # A forked worker inherits the parent's ends of every pipe made so far; it
+        # closes them, so that each pipe's parent end is held by the parent alone
+        # and a parent that dies is seen as the end of the requests.
+        inherited = [end for other in others for end in (other.requests, other.replies)]
+        self.process = context.Process(  # type: ignore[attr-defined]
+            target=_serve,
+            args=(requests_out, replies_in, [requests_in, replies_out, *inherited]),
+            name="clearhouse-verifier",
+            daemon=True,
+        )
+        self.process.start()
+        requests_out.close()
+        replies_in.close()
+        self.requests: Connection = requests_in
+        self.replies: Connection = replies_out
+        self.pid = self.process.pid or 0
+        self.broken: str | None = None
+        self._send_lock = threading.Lock()
+        self._reply_lock = threading.Lock()
+        self._sent = 0
+        self._read = 0
+        self._kept: dict[int, bytes] = {}
+
+    def send(self, message: bytes) -> int:
+        with self._send_lock:
+            if self.broken is not None:
+                raise RuntimeError(self.broken)
+            try:
+                self.requests.send_bytes(message)
+            except OSError as exc:
+                self.broken = f"verifier worker {self.pid} stopped: {exc}"
+                raise RuntimeError(self.broken) from exc
+            self._sent += 1
+            return self._sent
+
+    def reply(self, number: int) -> bytes:
+        with self._reply_lock:
+            while number not in self._kept:
+                if self.broken is not None:
+                    raise RuntimeError(self.broken)
+                try:
+                    message = self.replies.recv_bytes()
+                except (EOFError, OSError) as exc:
+                    self.broken = f"verifier worker {self.pid} stopped: {exc or 'no answer'}"
+                    raise RuntimeError(self.broken) from exc
+                self._read += 1
+                self._kept[self._read] = message
+            return self._kept.pop(number)
+
+    def stop(self) -> None:
+        if self.broken is None:
+            with contextlib.suppress(OSError):
+                self.requests.send_bytes(_request_encoder.encode((_STOP, b"", [])))
+        self.process.join(_STOP_WAIT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.requests.close()
+        self.replies.close()
+        self.broken = self.broken or "the verifier pool is closed"
+
+
+def _serve(requests: Connection, replies: Connection, inherited: list[Connection]) -> None:
+    """A worker's life: answer each request in turn until told to stop or the parent
+    goes away."""
+    for end in inherited:
+        end.close()
+    # Ctrl-C is for the parent, which drains and closes the pool in its own time.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            kind, domain, items = _request_decoder.decode(requests.recv_bytes())
+        except EOFError:
+            return
+        if kind == _STOP:
+            return
+        if kind == _ENCODED:
+            replies.send_bytes(verify_encoded(domain, items))
+        elif kind == _TRIPLES:
+            replies.send_bytes(_verify_triples(items))
+        else:
+            replies.send_bytes(b"")
 
 
 class VerifierThreads(_ExecutorVerifier):

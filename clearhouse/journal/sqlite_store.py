@@ -1,10 +1,17 @@
 """The embedded journal backend: one SQLite file in WAL mode with full sync.
 
 Each `append` is one transaction: the batch's entries and the tree nodes they
-close are inserted with executemany and committed; with `synchronous=FULL` the
-commit returns after the WAL is fsynced, so a returned append survives a crash
-or power loss. One commit per batch is the group commit: its fsync is shared by
-every transaction in the batch.
+close are inserted and committed; with `synchronous=FULL` the commit returns after
+the WAL is fsynced, so a returned append survives a crash or power loss. One commit
+per batch is the group commit: its fsync is shared by every transaction in the
+batch.
+
+Rows go in as multi-row INSERT statements, a few per append, not one statement
+step per row (`executemany`). Each step releases the GIL, and a thread that
+releases it while another thread of the process computes waits up to the switch
+interval (5 ms) to take it back: a sequencer's commit thread doing a step per row
+beside its apply thread spends most of a commit waiting. Statements are cut into
+chunks of powers of two rows, so a few prepared statements serve every batch size.
 
 Tree nodes are stored as runs: one row per level per batch holding the
 concatenated hashes of consecutive nodes, so a batch of a thousand entries writes
@@ -26,6 +33,7 @@ finds at fault.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -58,12 +66,26 @@ _TABLES = ("meta", "entries", "node_runs", "checkpoints", "snapshots")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+_ENTRY_INSERT = "INSERT INTO entries (seq, timestamp_ns, tx, outcome, chain_head) VALUES "
+_RUN_INSERT = "INSERT INTO node_runs (level, first_idx, hashes) VALUES "
+_CHUNK_ROWS_MAX = 512
+"""Rows in the longest statement where SQLite allows its 2,560 parameters (since
+3.32; older builds allow 999, and get shorter statements)."""
+
+
+@functools.cache
+def _rows_statement(insert: str, width: int, rows: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return insert + ", ".join([row] * rows)
+
+
 class SqliteJournal:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
         self._ends: dict[int, int] | None = None
         """Where each tree level's stored nodes end: read once, kept by `append`."""
+        self._chunk_rows_max = _CHUNK_ROWS_MAX
         if read_only:
             self._db = self._open_read_only()
             return
@@ -71,6 +93,8 @@ class SqliteJournal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        widest = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 5
+        self._chunk_rows_max = min(self._chunk_rows_max, 1 << (widest.bit_length() - 1))
 
     def _open_read_only(self) -> sqlite3.Connection:
         uri = f"file:{quote(str(Path(self.path).absolute()))}?mode=ro"
@@ -155,17 +179,25 @@ class SqliteJournal:
         return int(row[0] or 0)
 
     def append(self, entries: Sequence[JournalEntry], nodes: Sequence[Node]) -> None:
+        runs, ends = self._runs(nodes)
+        values: list[int | bytes] = []
+        for e in entries:
+            values += (e.seq, e.timestamp_ns, e.tx, e.outcome, e.chain_head)
         with self._transaction():
-            self._db.executemany(
-                "INSERT INTO entries (seq, timestamp_ns, tx, outcome, chain_head)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(e.seq, e.timestamp_ns, e.tx, e.outcome, e.chain_head) for e in entries],
-            )
-            runs, ends = self._runs(nodes)
-            self._db.executemany(
-                "INSERT INTO node_runs (level, first_idx, hashes) VALUES (?, ?, ?)", runs
-            )
+            self._insert_rows(_ENTRY_INSERT, 5, values)
+            self._insert_rows(_RUN_INSERT, 3, [value for run in runs for value in run])
         self._level_ends().update(ends)  # only once the commit is durable
+
+    def _insert_rows(self, insert: str, width: int, values: list[Any]) -> None:
+        """Insert rows of `width` columns, given flat, in chunks of powers of two rows."""
+        rows = len(values) // width
+        start = 0
+        while rows:
+            chunk = min(self._chunk_rows_max, 1 << (rows.bit_length() - 1))
+            end = start + chunk * width
+            self._db.execute(_rows_statement(insert, width, chunk), values[start:end])
+            start = end
+            rows -= chunk
 
     def read(self, start_seq: int = 1, stop_seq: int | None = None) -> Iterator[JournalEntry]:
         stop = stop_seq if stop_seq is not None else 2**63 - 1

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import msgspec
@@ -140,3 +145,58 @@ def test_both_verifiers_give_the_in_process_verdicts_from_objects_and_from_bytes
         assert verify_encoded(domain, blobs) == bytes([*expected, 0, 0])
     with pytest.raises(RuntimeError, match="closed"):
         verifier.submit_encoded(domain, blobs)
+
+
+def test_a_killed_worker_fails_its_batch_and_the_next_batch_gets_a_new_worker() -> None:
+    txs, expected = mixed_batch()
+    blobs = [encode(tx) for tx in txs]
+    domain = venue_domain(VENUE)
+    with VerifierPool(1) as verifier:
+        verifier.warm_up()
+        (first,) = verifier.pids
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match=f"worker {first} stopped"):
+            verifier.submit_encoded(domain, blobs)()
+        assert verifier.submit_encoded(domain, blobs)() == bytes(expected)
+        assert verifier.pids != [first]
+
+
+def test_several_batches_outstanding_are_answered_in_any_order_of_waiting() -> None:
+    txs, expected = mixed_batch()
+    blobs = [encode(tx) for tx in txs]
+    domain = venue_domain(VENUE)
+    with VerifierPool(2, chunk_txs=4) as verifier:
+        waits = [verifier.submit_encoded(domain, blobs[k:]) for k in range(5)]
+        for k in reversed(range(5)):
+            assert waits[k]() == bytes(expected[k:])
+
+
+PARENT = """
+import sys, time
+from clearhouse.auth import VerifierPool
+pool = VerifierPool(2)
+pool.warm_up()
+print(*pool.pids, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(_running(pid) for pid in pids)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in pids), "a worker outlived its parent"

@@ -332,8 +332,8 @@ def test_a_verifier_worker_killed_stops_nothing(venue: Venue) -> None:
     first, second = venue.deposits("trader-0", 40), venue.deposits("trader-1", 40)
     with VerifierPool(2) as pool, Sequencer(journal, pool=pool) as sequencer:
         assert all(f.result(timeout=60).journaled for f in sequencer.submit_many(first))
-        for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
-            os.kill(process.pid, signal.SIGKILL)
+        for pid in pool.pids:
+            os.kill(pid, signal.SIGKILL)
         receipts = [f.result(timeout=60) for f in sequencer.submit_many(second)]
     assert all(isinstance(r.outcome, Accepted) and durable(journal, r) for r in receipts)
     assert sequencer.verifier_failures >= 1
