@@ -23,6 +23,7 @@ from clearhouse.audit_cli import audit_app, replay_command
 from clearhouse.cli_params import INT64_MAX, WORKERS_MAX, output_file
 from clearhouse.genesis_cli import genesis_app
 from clearhouse.keys_cli import keys_app
+from clearhouse.serve_cli import serve
 
 
 class OneLineErrors(TyperGroup):
@@ -74,6 +75,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(audit_app, name="audit")
+app.command("serve")(serve)
 app.command("replay")(replay_command)
 
 

@@ -70,8 +70,8 @@ def new_key(
     name: KeyName, keystore: KeystoreDir = None, passphrase_env: PassphraseEnv = None
 ) -> None:
     """Generate a key and store it encrypted under a passphrase."""
-    store = _open_keystore(keystore, create=True)
-    passphrase = _read_passphrase(passphrase_env, confirm=True)
+    store = open_keystore(keystore, create=True)
+    passphrase = read_passphrase(passphrase_env, confirm=True)
     with _keystore_errors():
         info = store.create(name, passphrase)
     _console().print(_info_table(info, store.key_path(info.name), title="new key"))
@@ -80,7 +80,7 @@ def new_key(
 @keys_app.command("list")
 def list_keys(keystore: KeystoreDir = None) -> None:
     """List the keys in the keystore."""
-    store = _open_keystore(keystore)
+    store = open_keystore(keystore)
     with _keystore_errors():
         scan = store.scan()
     infos = scan.keys
@@ -110,7 +110,7 @@ def list_keys(keystore: KeystoreDir = None) -> None:
 @keys_app.command("show")
 def show_key(name: KeyName, keystore: KeystoreDir = None) -> None:
     """Show one key's public facts."""
-    store = _open_keystore(keystore)
+    store = open_keystore(keystore)
     with _keystore_errors():
         info = store.info(name)
     _console().print(_info_table(info, store.key_path(name), title=None))
@@ -126,8 +126,8 @@ def rotate_key(
     passphrase_env: PassphraseEnv = None,
 ) -> None:
     """Replace NAME with a new key under the same passphrase; NAME is kept, retired."""
-    store = _open_keystore(keystore)
-    passphrase = _read_passphrase(passphrase_env, confirm=False)
+    store = open_keystore(keystore)
+    passphrase = read_passphrase(passphrase_env, confirm=False)
     with _keystore_errors():
         info = store.rotate(name, new_name, passphrase)
     console = _console()
@@ -164,7 +164,7 @@ def export_public(
         # for it would be silently dropped, and the caller left thinking it was used.
         typer.echo("error: --note-name needs --operator-key", err=True)
         raise typer.Exit(2)
-    store = _open_keystore(keystore)
+    store = open_keystore(keystore)
     with _keystore_errors():
         public_key = store.export_public(name)
     if not operator_key:
@@ -180,7 +180,7 @@ def export_public(
     typer.echo(verifier.verifier_string())
 
 
-def _open_keystore(directory: Path | None, *, create: bool = False) -> Keystore:
+def open_keystore(directory: Path | None, *, create: bool = False) -> Keystore:
     """The keystore; it must be there already unless the command creates it."""
     from clearhouse.auth.keystore import Keystore
 
@@ -197,7 +197,7 @@ def _open_keystore(directory: Path | None, *, create: bool = False) -> Keystore:
     return Keystore(directory)
 
 
-def _read_passphrase(variable: str | None, *, confirm: bool) -> str:
+def read_passphrase(variable: str | None, *, confirm: bool) -> str:
     if variable is None:
         answer: str = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
         return answer

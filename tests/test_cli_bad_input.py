@@ -137,6 +137,19 @@ BAD_INPUT: dict[str, Case] = {
         ),
     ),
     "audit query": Case(base=JOURNAL, bad=((("--journal", GARBAGE), "not a clearhouse journal"),)),
+    "serve": Case(
+        base=("--data", FOLDER, "--port", "0"),
+        bad=(
+            (("--journal", GARBAGE, "--port", "0"), "file is not a database"),
+            (("--genesis", GARBAGE, "--keystore", FOLDER, *PASS), "invalid genesis"),
+            (("--genesis", DEEP, "--keystore", FOLDER, *PASS), "invalid genesis"),
+            (("--genesis", HUGE_JSON, "--keystore", FOLDER, *PASS), "invalid genesis"),
+            (("--keystore", FOLDER, "--port", "0"), "--genesis"),
+            (("--keeper-key", "k", "--port", "0"), "--genesis"),
+            (("--host", "no-such-host.invalid", "--port", "0"), "cannot listen"),
+        ),
+        creates_directory=frozenset({"--data"}),
+    ),
 }
 
 
@@ -332,6 +345,7 @@ UNREACHABLE_POSTGRES = "postgresql://x@127.0.0.1:1/y"
         ["audit", "query"],
         ["audit", "prove", "--entry", "1"],
         ["audit", "verify", "--operator-key", OPERATOR_KEY],
+        ["serve", "--port", "0"],
     ],
 )
 def test_an_unreachable_postgresql_journal_is_one_line(command: list[str]) -> None:

@@ -27,12 +27,15 @@ def test_readme_states_its_prerequisites_right_after_the_two_commands() -> None:
         assert needed in first, needed
 
 
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
 def test_readme_example_trades_and_prints_digest_and_head() -> None:
-    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert code is not None
+    (code,) = [block for block in python_blocks() if "TestVenue" in block]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code.group(1), str(README), "exec"), {})
+        exec(compile(code, str(README), "exec"), {})
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("TradeExecuted(") and "size=10" in lines[0]
     digest, head = lines[1].split()

@@ -37,6 +37,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Final
 
@@ -108,7 +109,9 @@ class Sequencer:
         self._staged_ready = threading.Condition(self._lock)
         self._admitted: deque[tuple[Transaction, Ticket]] = deque()
         self._verified: deque[_Batch | None] = deque()
-        self._staged: deque[tuple[Staged, list[Ticket]] | None] = deque()
+        self._staged: deque[tuple[Staged, list[Ticket]] | Future[bytes] | None] = deque()
+        """Staged batches for the commit stage, checkpoint requests (futures of the
+        signed note) among them, and None once the apply stage has ended."""
         self._outstanding: dict[int, Ticket] = {}
         """The tickets in flight: admitted and not yet acknowledged."""
         self._state = "new"
@@ -166,6 +169,22 @@ class Sequencer:
     async def submit_async(self, tx: Transaction) -> Receipt:
         """`submit` for asyncio: awaits the durable receipt without blocking the loop."""
         return await self.submit(tx).wait()
+
+    def checkpoint(self) -> Future[bytes]:
+        """A future of a signed checkpoint of everything durable when the commit stage
+        takes the request: signed and stored on the commit stage's thread, in turn
+        with the commits, since the store takes one writer at a time."""
+        request: Future[bytes] = Future()
+        with self._lock:
+            self._check_running()
+            self._staged.append(request)
+            self._staged_ready.notify()
+        return request
+
+    @property
+    def running(self) -> bool:
+        """Whether it admits transactions: started, and not closed or stopped."""
+        return self._state == "running"
 
     @property
     def in_flight(self) -> int:
@@ -264,7 +283,7 @@ class Sequencer:
                     return
                 taken = list(self._staged)
                 self._staged.clear()
-            ready = [item for item in taken if item is not None]
+            ready = [item for item in taken if isinstance(item, tuple)]
             # 3. commit: everything staged since the last commit, in one transaction
             self.journal.commit([staged for staged, _ in ready])
             # 4. ack
@@ -274,7 +293,10 @@ class Sequencer:
                 for pair in zip(futures, staged.receipts, strict=True)
             ]
             self._resolve_all(pairs)
-            if len(ready) < len(taken):  # the apply stage has ended
+            for request in taken:
+                if isinstance(request, Future):
+                    request.set_result(self.journal.checkpoint())
+            if None in taken:  # the apply stage has ended
                 return
 
     # -- life cycle ------------------------------------------------------------------
@@ -314,6 +336,7 @@ class Sequencer:
             self._state = "stopped"
             outstanding = list(self._outstanding.values())
             self._outstanding.clear()
+            requests = [item for item in self._staged if isinstance(item, Future)]
             self._admitted.clear()
             self._verified.clear()
             self._staged.clear()
@@ -328,6 +351,8 @@ class Sequencer:
         error = JournalError(f"sequencer stopped, this was not acknowledged: {reason}")
         for future in outstanding:
             future._resolve(None, error)
+        for request in requests:
+            request.set_exception(error)
 
     def _resolve_all(self, pairs: list[tuple[Ticket, Receipt]]) -> None:
         """Acknowledge a commit's tickets: counted out under one hold of the lock, then

@@ -1,0 +1,255 @@
+"""A running venue: the journal, its sequencer and verifier pool, a keeper, and
+the chores between them, started and stopped as one.
+
+The sequencer applies on its own threads; everything here that reads the engine
+or the in-memory tree holds the journal's lock for the few microseconds a view
+takes. Reads of the record (entries, stored checkpoints) go through a second,
+read-only connection to the store, so they never share the writer's connection or
+its open transaction.
+
+Reads show the engine as applied, which may run a commit (a few milliseconds)
+ahead of the record: a transaction shown there and not yet acknowledged is
+either acknowledged soon or, if the venue stops first, absent after recovery.
+Receipts and proofs are only ever of what is durable.
+
+Chores, on one thread: every `checkpoint_interval_s` a signed checkpoint of
+everything durable, when the record has grown (through the sequencer, whose
+commit stage is the store's one writer), so that a receipt can be proven within
+about that long; every `keeper_interval_s` a keeper poll (settlements, funding,
+liquidations), when the venue runs a keeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from clearhouse.audit.proofs import proof_to_json
+from clearhouse.auth.signing import Signer
+from clearhouse.auth.verifier import BatchVerifier, VerifierPool
+from clearhouse.core import ErrorCode, Genesis, Instrument, Rejection, Transaction
+from clearhouse.core.views import AccountView, Depth, MarkView
+from clearhouse.journal import InclusionProof, Journal, JournalStore
+from clearhouse.journal.entry import entry_bytes
+from clearhouse.journal.urls import open_store
+from clearhouse.keepers import Keeper
+from clearhouse.sequencer import Sequencer, Ticket
+from clearhouse.service.errors import ApiError, ServiceErrorCode
+
+log = logging.getLogger("clearhouse.service")
+
+CHECKPOINT_INTERVAL_S = 1.0
+KEEPER_INTERVAL_S = 1.0
+
+
+class VenueRuntime:
+    def __init__(
+        self,
+        journal: Journal,
+        reader: JournalStore,
+        *,
+        pool: BatchVerifier | None = None,
+        keeper_signer: Signer | None = None,
+        checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+        keeper_interval_s: float = KEEPER_INTERVAL_S,
+        clock: Callable[[], int] = time.time_ns,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.genesis: Genesis = journal.genesis
+        self.sequencer = Sequencer(journal, pool=pool)
+        self._reader = reader
+        self._reader_lock = threading.Lock()
+        self._keeper_signer = keeper_signer
+        self.keeper: Keeper | None = None
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.keeper_interval_s = keeper_interval_s
+        self._clock = clock
+        self._on_close = on_close
+        self._stop = threading.Event()
+        self._chores = threading.Thread(target=self._run_chores, name="venue-chores", daemon=True)
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        genesis: Genesis,
+        operator: Signer,
+        key_name: str,
+        *,
+        workers: int | None = None,
+        keeper_signer: Signer | None = None,
+        checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+    ) -> VenueRuntime:
+        """Open (or create) the journal at `url`, recovering its state, with a
+        verifier pool of `workers` processes (0: verify in the sequencer)."""
+        pool = VerifierPool(workers) if workers != 0 else None
+        try:
+            journal = Journal(open_store(url), genesis, operator, key_name, pool=pool)
+            reader = open_store(url, read_only=True)
+        except BaseException:
+            if pool is not None:
+                pool.close()
+            raise
+        return cls(
+            journal,
+            reader,
+            pool=pool,
+            keeper_signer=keeper_signer,
+            checkpoint_interval_s=checkpoint_interval_s,
+            on_close=pool.close if pool is not None else None,
+        )
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> VenueRuntime:
+        self.sequencer.start()
+        if self._keeper_signer is not None:
+            self.keeper = Keeper.for_sequencer(self.sequencer, self._keeper_signer)
+        self._chores.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the chores, commit and acknowledge everything admitted, sign a last
+        checkpoint, and close the record. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._chores.is_alive():
+            self._chores.join()
+        try:
+            self.sequencer.close()
+            if self.journal.stopped is None and self._grown():
+                self.journal.checkpoint()
+        finally:
+            self.journal.close()
+            self._reader.close()
+            if self._on_close is not None:
+                self._on_close()
+
+    @property
+    def ready(self) -> bool:
+        return self.sequencer.running
+
+    def _run_chores(self) -> None:
+        next_checkpoint = next_poll = time.monotonic()
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            try:
+                if self.keeper is not None and now >= next_poll:
+                    next_poll = now + self.keeper_interval_s
+                    self.keeper.poll(self._clock())
+                if now >= next_checkpoint:
+                    next_checkpoint = now + self.checkpoint_interval_s
+                    if self._grown():
+                        self.sequencer.checkpoint().result()
+            except Exception as exc:  # a stopped sequencer: the venue is going down
+                if self.sequencer.running:
+                    log.error("venue chore failed: %s: %s", type(exc).__name__, exc)
+                else:
+                    return
+
+    def _grown(self) -> bool:
+        with self._reader_lock:
+            stored = self._reader.checkpoints()
+        return self.journal.durable_seq > (stored[-1][0] if stored else 0)
+
+    # -- writes ----------------------------------------------------------------------
+
+    def submit(self, tx: Transaction) -> Ticket:
+        return self.sequencer.submit(tx)
+
+    def submit_many(self, txs: list[Transaction]) -> list[Ticket]:
+        return self.sequencer.submit_many(txs)
+
+    # -- reads of the engine ---------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self.journal.lock:
+            engine = self.journal.engine
+            return {
+                "venue_id": self.genesis.venue_id,
+                "seq": engine.seq,
+                "durable_seq": self.journal.durable_seq,
+                "chain_head": engine.chain_head.hex(),
+                "timestamp_ns": engine.timestamp_ns,
+                "operator_key": self.journal.verifier().verifier_string(),
+                "in_flight": self.sequencer.in_flight,
+            }
+
+    def instruments(self) -> list[Instrument]:
+        with self.journal.lock:
+            return self.journal.engine.instruments()
+
+    def account(self, account_id: str) -> AccountView:
+        with self.journal.lock:
+            view = self.journal.engine.account(account_id)
+        if view is None:
+            raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+        return view
+
+    def depth(self, instrument: str, levels: int) -> Depth:
+        with self.journal.lock:
+            depth = self.journal.engine.depth(instrument, levels)
+        if isinstance(depth, Rejection):
+            raise ApiError(depth.code, depth.message)
+        return depth
+
+    def marks(self, instrument: str) -> MarkView:
+        with self.journal.lock:
+            marks = self.journal.engine.marks(instrument)
+        if isinstance(marks, Rejection):
+            raise ApiError(marks.code, marks.message)
+        return marks
+
+    def nonce_high(self, public_key: bytes) -> int:
+        with self.journal.lock:
+            return self.journal.engine.nonce_high(public_key)
+
+    # -- reads of the record ---------------------------------------------------------
+
+    def latest_checkpoint(self) -> tuple[int, bytes]:
+        with self._reader_lock:
+            stored = self._reader.checkpoints()
+        if not stored:
+            raise ApiError(ServiceErrorCode.PROOF_NOT_READY, "no checkpoint has been signed yet")
+        return stored[-1]
+
+    def entry(self, seq: int) -> bytes:
+        """The journal entry `seq` as the tree hashes it (`entry_bytes`)."""
+        with self._reader_lock:
+            entry = next(self._reader.read(seq, seq + 1), None)
+        if seq < 1 or entry is None or entry.seq != seq:
+            raise ApiError(ServiceErrorCode.NO_SUCH_ENTRY, f"no durable entry {seq}")
+        return entry_bytes(entry)
+
+    def prove(self, seq: int) -> dict[str, Any]:
+        """An inclusion proof of entry `seq` against the latest checkpoint, in the
+        format of `clearhouse audit prove` (checked offline by `audit check-proof`)."""
+        size, note = self.latest_checkpoint()
+        data = self.entry(seq)
+        if seq > size:
+            raise ApiError(
+                ServiceErrorCode.PROOF_NOT_READY,
+                f"no checkpoint covers entry {seq} yet: the latest covers 1..{size}; "
+                f"one is signed every {self.checkpoint_interval_s:g} s",
+            )
+        with self.journal.lock:
+            path = self.journal.tree.inclusion_proof(seq - 1, size)
+        return proof_to_json(InclusionProof(seq - 1, data, size, path, note))
+
+    def consistency(self, old_size: int, new_size: int) -> list[str]:
+        """A consistency proof between two tree sizes, both within the latest checkpoint."""
+        size, _ = self.latest_checkpoint()
+        if not 0 < old_size <= new_size <= size:
+            raise ApiError(
+                ServiceErrorCode.BAD_REQUEST,
+                f"sizes must satisfy 0 < first <= second <= {size} (the latest checkpoint)",
+            )
+        with self.journal.lock:
+            return [node.hex() for node in self.journal.tree.consistency_proof(old_size, new_size)]

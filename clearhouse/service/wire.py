@@ -1,0 +1,44 @@
+"""The service's JSON shapes: receipts, and the engine's views as plain objects.
+
+Amounts, prices and sizes are the engine's integers (settlement units, ticks and
+lots of the instrument; docs/genesis.md), never floats. Hashes (chain heads, Merkle
+nodes) are hex; bytes inside events and views are base64, as in the JSON form of a
+transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from clearhouse.core import Accepted
+from clearhouse.journal import Receipt
+
+
+def receipt_body(receipt: Receipt) -> dict[str, Any]:
+    """A receipt as the API answers it. `status` is "accepted" or "rejected"; a
+    rejected transaction that was journaled has a seq and a leaf like any other."""
+    body: dict[str, Any] = {
+        "seq": receipt.seq,
+        "leaf_index": receipt.leaf_index,
+        "journaled": receipt.journaled,
+        "chain_head": receipt.chain_head.hex(),
+    }
+    outcome = receipt.outcome
+    if isinstance(outcome, Accepted):
+        body["status"] = "accepted"
+        body["events"] = msgspec.to_builtins(outcome.events)
+    else:
+        body["status"] = "rejected"
+        body["error"] = {
+            "code": int(outcome.code),
+            "name": outcome.code.name,
+            "message": outcome.message,
+        }
+    return body
+
+
+def plain(value: object) -> Any:
+    """An engine view (a msgspec Struct) as JSON-ready builtins."""
+    return msgspec.to_builtins(value)
