@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "==> installing clearhouse and its dependencies into $(VENV): msgspec, typer, rich,"
-	@echo "    cryptography, pynacl, python-pkcs11, psycopg; for tests: pytest, hypothesis, mypy,"
+	@echo "    cryptography, pynacl, python-pkcs11, psycopg, litestar, uvicorn, httpx; for tests: pytest, hypothesis, mypy,"
 	@echo "    ruff, QuantLib, pymerkle (a minute or two the first time, quiet while it works)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)

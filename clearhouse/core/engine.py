@@ -358,6 +358,15 @@ class Engine:
             and market.funding_last_ns + interval <= now_ns
         )
 
+    def key_holder(self, public_key: bytes) -> tuple[str, str] | None:
+        """(owner, account) of a key that may sign at the next sequence number: a
+        master key's account is "" (it acts for every account of its owner), a
+        sub-key's the one account it acts for. None for an unknown or void key."""
+        key = self._state.authority.keys.get(public_key)
+        if key is None or (key.void_from_seq and key.void_from_seq <= self.seq + 1):
+            return None
+        return key.owner, key.account
+
     def nonce_high(self, public_key: bytes) -> int:
         """The highest nonce the key has had accepted (0 if none, or no such key): a
         client that restarts signs on from above it."""

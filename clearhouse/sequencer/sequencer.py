@@ -34,6 +34,7 @@ acknowledged, and the next start recovers from the record.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -61,6 +62,9 @@ VERIFIED_BATCHES_MAX: Final = 2
 applying, few enough that it does not run far ahead of the engine."""
 
 _Verdicts = Callable[[], bytes]
+_StagedBatch = tuple[Staged, list[Ticket], list[Admitted]]
+"""A batch applied and waiting for the commit: its tickets and what was admitted."""
+log = logging.getLogger("clearhouse.sequencer")
 
 
 class _Batch:
@@ -91,7 +95,13 @@ class Sequencer:
         pool: BatchVerifier | None = None,
         in_flight_txs_max: int = IN_FLIGHT_TXS_MAX,
         batch_txs_max: int = BATCH_TXS_MAX,
+        on_commit: Callable[[list[tuple[Transaction, Receipt]]], None] | None = None,
     ) -> None:
+        """`on_commit`, if given, is called on the commit thread after each commit's
+        acknowledgements with every journaled transaction of it and its receipt, in
+        sequence order: the feed of what is durable. It must return quickly (hand
+        the work to another thread or loop); if it raises, the error is logged and
+        counted in `listener_failures`, and the sequencer goes on."""
         if in_flight_txs_max < 1 or batch_txs_max < 1:
             raise ValueError("in_flight_txs_max and batch_txs_max must be positive")
         self.journal = journal
@@ -99,6 +109,8 @@ class Sequencer:
         self.batch_txs_max = batch_txs_max
         self._pool = pool
         self._domain = venue_domain(journal.genesis.venue_id)
+        self._on_commit = on_commit
+        self.listener_failures = 0
         self.verifier_failures = 0
         """Batches the pool failed to verify, verified in the sequencer instead."""
         # One lock for the hand-offs between stages, with a condition per queue.
@@ -109,7 +121,7 @@ class Sequencer:
         self._staged_ready = threading.Condition(self._lock)
         self._admitted: deque[tuple[Transaction, Ticket]] = deque()
         self._verified: deque[_Batch | None] = deque()
-        self._staged: deque[tuple[Staged, list[Ticket]] | Future[bytes] | None] = deque()
+        self._staged: deque[_StagedBatch | Future[bytes] | None] = deque()
         """Staged batches for the commit stage, checkpoint requests (futures of the
         signed note) among them, and None once the apply stage has ended."""
         self._outstanding: dict[int, Ticket] = {}
@@ -266,7 +278,7 @@ class Sequencer:
             verdicts = [byte == 1 for byte in batch.verdicts()]
             staged = self.journal.stage(batch.admitted, verdicts)
             with self._lock:
-                self._staged.append((staged, batch.futures))
+                self._staged.append((staged, batch.futures, batch.admitted))
                 self._staged_ready.notify()
         with self._lock:
             self._staged.append(None)
@@ -285,19 +297,35 @@ class Sequencer:
                 self._staged.clear()
             ready = [item for item in taken if isinstance(item, tuple)]
             # 3. commit: everything staged since the last commit, in one transaction
-            self.journal.commit([staged for staged, _ in ready])
+            self.journal.commit([staged for staged, _, _ in ready])
             # 4. ack
             pairs = [
                 pair
-                for staged, futures in ready
+                for staged, futures, _ in ready
                 for pair in zip(futures, staged.receipts, strict=True)
             ]
             self._resolve_all(pairs)
+            if self._on_commit is not None:
+                self._tell_committed(ready)
             for request in taken:
                 if isinstance(request, Future):
                     request.set_result(self.journal.checkpoint())
             if None in taken:  # the apply stage has ended
                 return
+
+    def _tell_committed(self, ready: list[_StagedBatch]) -> None:
+        assert self._on_commit is not None
+        committed = [
+            (item[1], receipt)
+            for staged, _, admitted in ready
+            for item, receipt in zip(admitted, staged.receipts, strict=True)
+            if not isinstance(item, Rejection)
+        ]
+        try:
+            self._on_commit(committed)
+        except Exception:  # a listener's fault is not the record's: the venue goes on
+            self.listener_failures += 1
+            log.exception("the on_commit listener failed; the sequencer goes on")
 
     # -- life cycle ------------------------------------------------------------------
 

@@ -28,8 +28,9 @@ decode, BUSY) is answered 4xx or 503 with the error body of
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -42,12 +43,12 @@ from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_
 from clearhouse.journal import JournalError, Receipt
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.runtime import VenueRuntime
-from clearhouse.service.wire import plain, receipt_body
+from clearhouse.service.streams import Broadcaster
+from clearhouse.service.wire import BATCH_TXS_MAX, plain, receipt_body
+from clearhouse.service.ws import websocket_handler
 
 log = logging.getLogger("clearhouse.service")
 
-BATCH_TXS_MAX = 1_000
-"""Transactions in one batch request."""
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 _blob_list = msgspec.msgpack.Decoder(list[bytes])
 _json_list = msgspec.json.Decoder(list[msgspec.Raw])
@@ -131,9 +132,17 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             return Response({"status": "ready"})
         return _error_response(ApiError(ServiceErrorCode.NOT_READY, "the venue is not running"))
 
-    hooks: dict[str, Sequence[Callable[[], object]]] = (
-        {"on_startup": [runtime.start], "on_shutdown": [runtime.close]} if manage_runtime else {}
-    )
+    hub = Broadcaster(runtime.depth)
+    runtime.listeners.append(hub.on_commit)
+
+    def attach_streams() -> None:
+        hub.attach(asyncio.get_running_loop())
+
+    starting: list[Callable[[], object]] = [attach_streams]
+    stopping: list[Callable[[], object]] = []
+    if manage_runtime:
+        starting.append(runtime.start)
+        stopping.append(runtime.close)
     return Litestar(
         route_handlers=[
             submit,
@@ -149,6 +158,7 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             consistency,
             health,
             ready,
+            websocket_handler(runtime, hub),
         ],
         exception_handlers={
             ApiError: _api_error,
@@ -161,7 +171,8 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             description=__doc__,
         ),
         request_max_body_size=BATCH_BYTES_MAX,
-        **hooks,  # type: ignore[arg-type]
+        on_startup=starting,
+        on_shutdown=stopping,
     )
 
 

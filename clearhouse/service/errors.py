@@ -25,6 +25,8 @@ class ServiceErrorCode(IntEnum):
     NO_SUCH_ENTRY = 7007
     BATCH_TOO_LARGE = 7008
     INTERNAL = 7009
+    SLOW_CONSUMER = 7010
+    AUTH_FAILED = 7011
 
 
 Code = ErrorCode | ServiceErrorCode
@@ -39,6 +41,8 @@ _STATUS: dict[int, int] = {
     ServiceErrorCode.NO_SUCH_ENTRY: 404,
     ServiceErrorCode.BATCH_TOO_LARGE: 413,
     ServiceErrorCode.INTERNAL: 500,
+    ServiceErrorCode.SLOW_CONSUMER: 429,
+    ServiceErrorCode.AUTH_FAILED: 401,
     ErrorCode.MESSAGE_TOO_LARGE: 413,
     ErrorCode.BUSY: 503,
     ErrorCode.UNKNOWN_ACCOUNT: 404,

@@ -32,7 +32,7 @@ from clearhouse.auth.signing import Signer
 from clearhouse.auth.verifier import BatchVerifier, VerifierPool
 from clearhouse.core import ErrorCode, Genesis, Instrument, Rejection, Transaction
 from clearhouse.core.views import AccountView, Depth, MarkView
-from clearhouse.journal import InclusionProof, Journal, JournalStore
+from clearhouse.journal import InclusionProof, Journal, JournalStore, Receipt
 from clearhouse.journal.entry import entry_bytes
 from clearhouse.journal.urls import open_store
 from clearhouse.keepers import Keeper
@@ -60,7 +60,10 @@ class VenueRuntime:
     ) -> None:
         self.journal = journal
         self.genesis: Genesis = journal.genesis
-        self.sequencer = Sequencer(journal, pool=pool)
+        self.listeners: list[Callable[[list[tuple[Transaction, Receipt]]], None]] = []
+        """Called with every commit's journaled transactions and receipts, on the
+        commit thread: each must return at once (the streams hand off to a loop)."""
+        self.sequencer = Sequencer(journal, pool=pool, on_commit=self._committed)
         self._reader = reader
         self._reader_lock = threading.Lock()
         self._keeper_signer = keeper_signer
@@ -159,6 +162,10 @@ class VenueRuntime:
             stored = self._reader.checkpoints()
         return self.journal.durable_seq > (stored[-1][0] if stored else 0)
 
+    def _committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
+        for listener in self.listeners:
+            listener(committed)
+
     # -- writes ----------------------------------------------------------------------
 
     def submit(self, tx: Transaction) -> Ticket:
@@ -206,6 +213,10 @@ class VenueRuntime:
         if isinstance(marks, Rejection):
             raise ApiError(marks.code, marks.message)
         return marks
+
+    def key_holder(self, public_key: bytes) -> tuple[str, str] | None:
+        with self.journal.lock:
+            return self.journal.engine.key_holder(public_key)
 
     def nonce_high(self, public_key: bytes) -> int:
         with self.journal.lock:

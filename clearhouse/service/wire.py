@@ -15,6 +15,9 @@ import msgspec
 from clearhouse.core import Accepted
 from clearhouse.journal import Receipt
 
+BATCH_TXS_MAX = 1_000
+"""Transactions in one batch request or WebSocket frame."""
+
 
 def receipt_body(receipt: Receipt) -> dict[str, Any]:
     """A receipt as the API answers it. `status` is "accepted" or "rejected"; a

@@ -26,7 +26,7 @@ OPERATOR_KEY = NoteVerifier(DEV_OPERATOR, signer_for(DEV_OPERATOR).public_key())
 """Known to the client beforehand, never taken from the venue it checks."""
 
 
-def _fund_and_mark(url: str) -> None:
+def fund_and_mark(url: str) -> None:
     with VenueClient(url, signer_for(CUSTODIAN)) as custody:
         deposits = [Deposit(a, "USDC", 1_000_000 * USD) for a in ("alice", "bob", "maker-a")]
         assert all(r.accepted for r in custody.submit_many(deposits))
@@ -39,7 +39,7 @@ def test_a_trade_through_the_client_is_durable_and_its_receipts_prove_offline(
     serve: type[Server],
 ) -> None:
     server = serve()
-    _fund_and_mark(server.url)
+    fund_and_mark(server.url)
     with (
         VenueClient(server.url, signer_for("maker-a")) as maker,
         VenueClient(server.url, signer_for("alice")) as alice,
@@ -78,7 +78,7 @@ def test_sigterm_drains_and_a_restart_recovers_the_same_state(
 ) -> None:
     data = tmp_path / "venue"
     server = serve(data)
-    _fund_and_mark(server.url)
+    fund_and_mark(server.url)
     with VenueClient(server.url, signer_for("bob")) as bob:
         resting = bob.submit(PlaceOrder("bob", "BTC-PERP", Side.BUY, 50, price=99_000 * USD))
         assert resting.accepted
@@ -97,13 +97,13 @@ def test_sigterm_drains_and_a_restart_recovers_the_same_state(
 def test_a_kill_under_load_loses_no_acknowledged_order(serve: type[Server], tmp_path: Path) -> None:
     data = tmp_path / "venue"
     server = serve(data)
-    _fund_and_mark(server.url)
+    fund_and_mark(server.url)
     acknowledged: list[ApiReceipt] = []
     stop = threading.Event()
 
     def trade(account: str) -> None:
         with VenueClient(server.url, signer_for(account), timeout=10) as client:
-            price = 90_000 * USD
+            price = 95_000 * USD
             while not stop.is_set():
                 orders = [
                     PlaceOrder(account, "BTC-PERP", Side.BUY, 1, price=price - k * TICK)
@@ -165,7 +165,7 @@ def test_the_readme_client_example_trades_against_a_served_venue(serve: type[Ser
 
     (code,) = [block for block in python_blocks() if "VenueClient" in block]
     server = serve()
-    _fund_and_mark(server.url)
+    fund_and_mark(server.url)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code.replace("http://127.0.0.1:8000", server.url), str(README), "exec"), {})
