@@ -268,5 +268,39 @@ def bench_pipeline(
         console.print(f"{key:>32}: {value}")
 
 
+@bench_app.command("serve")
+def bench_serve(
+    orders: int = typer.Option(
+        20_000, min=100, max=10_000_000, help="Signed orders sent to the venue in each mode."
+    ),
+    seed: int = typer.Option(7, min=0, max=INT64_MAX, help="Workload seed."),
+    clients: int = typer.Option(2, min=1, max=WORKERS_MAX, help="Load generator processes."),
+    connections: int = typer.Option(
+        4, min=1, max=1_000, help="WebSocket connections per load generator."
+    ),
+    frame_orders: int = typer.Option(50, min=1, max=1_000, help="Orders per WebSocket frame."),
+    frames_in_flight: int = typer.Option(
+        4, min=1, max=1_000, help="Frames awaiting receipts per connection."
+    ),
+    rest_concurrency: int = typer.Option(
+        8, min=1, max=1_000, help="REST requests in flight per load generator."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Signed orders over loopback into a served venue (WebSocket, then REST), from
+    load generators in their own processes, beside the in-process pipeline."""
+    from clearhouse.bench.serve_bench import run_serve_bench
+
+    result = run_serve_bench(
+        orders, seed, clients, connections, frame_orders, frames_in_flight, rest_concurrency
+    )
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console()
+    for key, value in result.items():
+        console.print(f"{key:>32}: {value}")
+
+
 def main() -> None:
     app()

@@ -77,6 +77,7 @@ BAD_INPUT: dict[str, Case] = {
     "bench verify": Case(),
     "bench journal": Case(),
     "bench pipeline": Case(),
+    "bench serve": Case(),
     "keys new": Case(
         base=("desk-1", *PASS),
         bad=(

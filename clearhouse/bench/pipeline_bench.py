@@ -79,7 +79,7 @@ def run_pipeline_bench(
     used for the raw rate and the durable path alike."""
     if verifier not in VERIFIERS:
         raise ValueError(f"verifier must be one of {', '.join(VERIFIERS)}")
-    flow = _SignedFlow(orders, seed)
+    flow = SignedFlow(orders, seed)
     result: dict[str, Any] = {
         "benchmark": "pipeline",
         "orders": orders,
@@ -94,7 +94,7 @@ def run_pipeline_bench(
         folder = Path(scratch)
         verify_runs = [_verify_rate(pool, flow) for _ in range(repeat)]
         durable_runs = [
-            _durable_rate(flow, pool, lambda: SqliteJournal(folder / f"{uuid.uuid4().hex}.db"))
+            durable_rate(flow, pool, lambda: SqliteJournal(folder / f"{uuid.uuid4().hex}.db"))
             for _ in range(repeat)
         ]
         result.update(_spread("verify_pool_per_s", verify_runs))
@@ -115,7 +115,7 @@ def run_pipeline_bench(
     return result
 
 
-class _SignedFlow:
+class SignedFlow:
     """The seeded workload of `bench core`, each transaction signed by its own key."""
 
     def __init__(self, orders: int, seed: int) -> None:
@@ -154,7 +154,7 @@ class _SignedFlow:
         return journal
 
 
-def _verify_rate(pool: BatchVerifier, flow: _SignedFlow) -> float:
+def _verify_rate(pool: BatchVerifier, flow: SignedFlow) -> float:
     domain = venue_domain(flow.genesis.venue_id)
     started = time.perf_counter()
     verdicts = pool.submit_encoded(domain, flow.blobs)()
@@ -164,8 +164,8 @@ def _verify_rate(pool: BatchVerifier, flow: _SignedFlow) -> float:
     return len(flow.blobs) / elapsed
 
 
-def _durable_rate(
-    flow: _SignedFlow, pool: BatchVerifier, make_store: Callable[[], JournalStore]
+def durable_rate(
+    flow: SignedFlow, pool: BatchVerifier, make_store: Callable[[], JournalStore]
 ) -> float:
     journal = flow.journal(make_store())
     try:
@@ -186,7 +186,7 @@ def _check(receipts: list[Receipt], count: int) -> None:
 
 
 def _latency(
-    flow: _SignedFlow, pool: BatchVerifier, store: JournalStore, offered_per_s: float
+    flow: SignedFlow, pool: BatchVerifier, store: JournalStore, offered_per_s: float
 ) -> dict[str, Any]:
     """Orders offered on a fixed schedule by `CLIENTS` threads; each latency runs from
     the moment the order was due to the moment its durable receipt arrived."""
@@ -236,7 +236,7 @@ def _stamp(latencies_ns: list[int], index: int, due_ns: int) -> Callable[[Ticket
 
 
 def _postgres(
-    flow: _SignedFlow, pool: BatchVerifier, url: str | None, repeat: int
+    flow: SignedFlow, pool: BatchVerifier, url: str | None, repeat: int
 ) -> dict[str, Any]:
     unreachable = _postgres_unreachable(url) if url else "no URL given"
     if url is None or unreachable is not None:
@@ -250,7 +250,7 @@ def _postgres(
         return PostgresJournal(url, schema=schemas[-1])
 
     try:
-        runs = [_durable_rate(flow, pool, store) for _ in range(repeat)]
+        runs = [durable_rate(flow, pool, store) for _ in range(repeat)]
     finally:
         _drop_schemas(url, schemas)
     return _spread("durable_orders_per_s_postgres", runs)

@@ -87,12 +87,14 @@ class VenueRuntime:
         workers: int | None = None,
         keeper_signer: Signer | None = None,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+        clock: Callable[[], int] = time.time_ns,
     ) -> VenueRuntime:
         """Open (or create) the journal at `url`, recovering its state, with a
-        verifier pool of `workers` processes (0: verify in the sequencer)."""
+        verifier pool of `workers` processes (0: verify in the sequencer). `clock`
+        stamps transactions (the sequencer's time; a benchmark replays a workload's)."""
         pool = VerifierPool(workers) if workers != 0 else None
         try:
-            journal = Journal(open_store(url), genesis, operator, key_name, pool=pool)
+            journal = Journal(open_store(url), genesis, operator, key_name, pool=pool, clock=clock)
             reader = open_store(url, read_only=True)
         except BaseException:
             if pool is not None:
@@ -104,6 +106,7 @@ class VenueRuntime:
             pool=pool,
             keeper_signer=keeper_signer,
             checkpoint_interval_s=checkpoint_interval_s,
+            clock=clock,
             on_close=pool.close if pool is not None else None,
         )
 
