@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -96,12 +97,17 @@ class Sequencer:
         in_flight_txs_max: int = IN_FLIGHT_TXS_MAX,
         batch_txs_max: int = BATCH_TXS_MAX,
         on_commit: Callable[[list[tuple[Transaction, Receipt]]], None] | None = None,
+        on_stage: Callable[[str, float, int], None] | None = None,
     ) -> None:
         """`on_commit`, if given, is called on the commit thread after each commit's
         acknowledgements with every journaled transaction of it and its receipt, in
         sequence order: the feed of what is durable. It must return quickly (hand
         the work to another thread or loop); if it raises, the error is logged and
-        counted in `listener_failures`, and the sequencer goes on."""
+        counted in `listener_failures`, and the sequencer goes on. `on_stage`, if
+        given, is told (stage, seconds, transactions) for each batch: "verify" the
+        wait for its verdicts, "apply" `Journal.stage`, "journal" the durable
+        commit, "ack" resolving the tickets; for metrics, called on the stage's
+        thread, and it must be as quick."""
         if in_flight_txs_max < 1 or batch_txs_max < 1:
             raise ValueError("in_flight_txs_max and batch_txs_max must be positive")
         self.journal = journal
@@ -110,6 +116,7 @@ class Sequencer:
         self._pool = pool
         self._domain = venue_domain(journal.genesis.venue_id)
         self._on_commit = on_commit
+        self._on_stage = on_stage
         self.listener_failures = 0
         self.verifier_failures = 0
         """Batches the pool failed to verify, verified in the sequencer instead."""
@@ -275,8 +282,14 @@ class Sequencer:
                 self._verified_room.notify()
             if batch is None:
                 break
+            started = time.perf_counter()
             verdicts = [byte == 1 for byte in batch.verdicts()]
+            verified = time.perf_counter()
             staged = self.journal.stage(batch.admitted, verdicts)
+            if self._on_stage is not None:
+                count = len(batch.admitted)
+                self._on_stage("verify", verified - started, count)
+                self._on_stage("apply", time.perf_counter() - verified, count)
             with self._lock:
                 self._staged.append((staged, batch.futures, batch.admitted))
                 self._staged_ready.notify()
@@ -297,7 +310,9 @@ class Sequencer:
                 self._staged.clear()
             ready = [item for item in taken if isinstance(item, tuple)]
             # 3. commit: everything staged since the last commit, in one transaction
+            started = time.perf_counter()
             self.journal.commit([staged for staged, _, _ in ready])
+            committed = time.perf_counter()
             # 4. ack
             pairs = [
                 pair
@@ -305,6 +320,9 @@ class Sequencer:
                 for pair in zip(futures, staged.receipts, strict=True)
             ]
             self._resolve_all(pairs)
+            if self._on_stage is not None and pairs:
+                self._on_stage("journal", committed - started, len(pairs))
+                self._on_stage("ack", time.perf_counter() - committed, len(pairs))
             if self._on_commit is not None:
                 self._tell_committed(ready)
             for request in taken:

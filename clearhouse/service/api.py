@@ -23,6 +23,7 @@ decode, BUSY) is answered 4xx or 503 with the error body of
     GET  /api/v1/entries/{seq}/proof        inclusion proof (audit prove format)
     GET  /api/v1/consistency?first=&second= consistency proof between tree sizes
     GET  /health, /ready                    liveness, readiness
+    GET  /metrics                           Prometheus metrics
     GET  /schema/openapi.json               this API, OpenAPI 3.1
 """
 
@@ -30,18 +31,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError, Receipt
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
+from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.service.streams import Broadcaster
 from clearhouse.service.wire import BATCH_TXS_MAX, plain, receipt_body
@@ -63,8 +68,10 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         """The body is one signed transaction: canonical msgpack
         (`application/msgpack`) or its JSON form (`application/json`). Answered once
         durable, with the receipt."""
+        started = time.perf_counter()
         tx = _decode_one(await _body(request, MESSAGE_BYTES_MAX), _content_type(request))
         receipt = await _durable(runtime, [tx])
+        metrics.ack.labels("rest").observe(time.perf_counter() - started)
         return _journaled(receipt[0])
 
     @post("/api/v1/transactions/batch", status_code=200, summary="Submit signed transactions")
@@ -72,10 +79,12 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         """Up to 1,000 transactions: a msgpack array of canonical transactions, or a
         JSON array of transactions. One receipt per transaction, in order; each
         transaction is refused or journaled on its own."""
+        started = time.perf_counter()
         body = await _body(request, BATCH_BYTES_MAX)
         decoded = _decode_many(body, _content_type(request))
         txs = [item for item in decoded if not isinstance(item, Rejection)]
         receipts = iter(await _durable(runtime, txs))
+        metrics.ack.labels("rest").observe(time.perf_counter() - started)
         return [
             _refusal(item) if isinstance(item, Rejection) else receipt_body(next(receipts))
             for item in decoded
@@ -134,6 +143,20 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
 
     hub = Broadcaster(runtime.depth)
     runtime.listeners.append(hub.on_commit)
+    metrics = VenueMetrics()
+    runtime.listeners.append(metrics.committed)
+    runtime.stage_listeners.append(metrics.staged)
+    metrics.watch(
+        in_flight=lambda: runtime.sequencer.in_flight,
+        seq=lambda: runtime.journal.engine.seq,
+        durable_seq=lambda: runtime.journal.durable_seq,
+    )
+
+    @get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics_page() -> Response[bytes]:
+        return Response(
+            generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST, status_code=200
+        )
 
     def attach_streams() -> None:
         hub.attach(asyncio.get_running_loop())
@@ -158,8 +181,11 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             consistency,
             health,
             ready,
-            websocket_handler(runtime, hub),
+            websocket_handler(runtime, hub, metrics),
+            metrics_page,
         ],
+        middleware=[metrics.middleware],
+        state=State({"metrics": metrics}),
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
@@ -253,7 +279,8 @@ def _error_response(error: ApiError) -> Response[dict[str, Any]]:
     return Response(error.body(), status_code=error.status, headers=headers)
 
 
-def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[dict[str, Any]]:
+def _api_error(request: Request[Any, Any, Any], error: ApiError) -> Response[dict[str, Any]]:
+    request.app.state.metrics.refusals.labels(error.code.name).inc()
     return _error_response(error)
 
 

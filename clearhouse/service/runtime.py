@@ -63,7 +63,11 @@ class VenueRuntime:
         self.listeners: list[Callable[[list[tuple[Transaction, Receipt]]], None]] = []
         """Called with every commit's journaled transactions and receipts, on the
         commit thread: each must return at once (the streams hand off to a loop)."""
-        self.sequencer = Sequencer(journal, pool=pool, on_commit=self._committed)
+        self.stage_listeners: list[Callable[[str, float, int], None]] = []
+        """Told each sequencer stage's time per batch (metrics), on its thread."""
+        self.sequencer = Sequencer(
+            journal, pool=pool, on_commit=self._committed, on_stage=self._staged
+        )
         self._reader = reader
         self._reader_lock = threading.Lock()
         self._keeper_signer = keeper_signer
@@ -168,6 +172,10 @@ class VenueRuntime:
     def _committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
         for listener in self.listeners:
             listener(committed)
+
+    def _staged(self, stage: str, seconds: float, count: int) -> None:
+        for listener in self.stage_listeners:
+            listener(stage, seconds, count)
 
     # -- writes ----------------------------------------------------------------------
 

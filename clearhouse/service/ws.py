@@ -35,6 +35,7 @@ from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
+from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.service.streams import Broadcaster, Subscriber, channel_problem
 from clearhouse.service.wire import BATCH_TXS_MAX, receipt_body
@@ -57,7 +58,14 @@ def auth_message(venue_id: str, timestamp_ns: int) -> bytes:
 
 
 class _Connection:
-    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: VenueRuntime, hub: Broadcaster):
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        runtime: VenueRuntime,
+        hub: Broadcaster,
+        metrics: VenueMetrics,
+    ) -> None:
+        self.metrics = metrics
         self.socket = socket
         self.runtime = runtime
         self.hub = hub
@@ -150,6 +158,7 @@ class _Connection:
                     f"unknown op {op!r}: submit, auth, subscribe or unsubscribe",
                 )
         except ApiError as exc:
+            self.metrics.refusals.labels(exc.code.name).inc()
             self._answer({"id": request_id, **exc.body()}, binary)
 
     def _transactions(self, items: object, binary: bool) -> list[Transaction | Rejection]:
@@ -172,6 +181,7 @@ class _Connection:
         self, request_id: Any, items: list[Transaction | Rejection], binary: bool
     ) -> None:
         txs = [item for item in items if not isinstance(item, Rejection)]
+        started = time.perf_counter()
         try:
             if not self.runtime.ready:
                 raise ApiError(ServiceErrorCode.NOT_READY, "the venue is not running")
@@ -181,8 +191,10 @@ class _Connection:
             except JournalError as exc:
                 raise ApiError(ServiceErrorCode.NOT_READY, f"not acknowledged: {exc}") from exc
         except ApiError as exc:
+            self.metrics.refusals.labels(exc.code.name).inc()
             self._answer({"id": request_id, **exc.body()}, binary)
             return
+        self.metrics.ack.labels("ws").observe(time.perf_counter() - started)
         answers = [
             {"journaled": False, "status": "rejected", **error_body(item.code, item.message)}
             if isinstance(item, Rejection)
@@ -212,10 +224,14 @@ class _Connection:
         self.owner, self.account = holder
 
 
-def websocket_handler(runtime: VenueRuntime, hub: Broadcaster) -> Any:
+def websocket_handler(runtime: VenueRuntime, hub: Broadcaster, metrics: VenueMetrics) -> Any:
     @websocket("/api/v1/ws")
     async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
-        await _Connection(socket, runtime, hub).run()
+        metrics.connections.inc()
+        try:
+            await _Connection(socket, runtime, hub, metrics).run()
+        finally:
+            metrics.connections.dec()
 
     return stream

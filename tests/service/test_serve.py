@@ -171,3 +171,40 @@ def test_the_readme_client_example_trades_against_a_served_venue(serve: type[Ser
         exec(compile(code.replace("http://127.0.0.1:8000", server.url), str(README), "exec"), {})
     seq, status = out.getvalue().split()
     assert int(seq) > 0 and status == "accepted"
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus' text format (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        sample, _, value = line.rpartition(" ")
+        if sample == (f"{name}{{{wanted}}}" if labels else name):
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_what_the_venue_did(serve: type[Server]) -> None:
+    server = serve()
+    fund_and_mark(server.url)
+    with VenueClient(server.url, signer_for("alice")) as alice:
+        alice.submit(PlaceOrder("alice", "BTC-PERP", Side.BUY, 1, price=99_000 * USD))
+        with pytest.raises(VenueError):
+            alice.account("nobody")
+        alice.submit(PlaceOrder("alice", "BTC-PERP", Side.BUY, 10**8, price=99_000 * USD))
+        text = alice._http.get("/metrics").text
+    # Four set-up transactions and alice's first order; her second is refused.
+    assert _metric(text, "clearhouse_transactions_total", status="accepted") == 5
+    assert _metric(text, "clearhouse_transactions_total", status="rejected") == 1
+    assert _metric(text, "clearhouse_refusals_total", code="UNKNOWN_ACCOUNT") == 1
+    assert _metric(text, "clearhouse_requests_total", handler="account", status="404") == 1
+    assert _metric(text, "clearhouse_ack_seconds_count", api="rest") == 4
+    assert _metric(text, "clearhouse_stage_seconds_count", stage="journal") >= 1
+    assert _metric(text, "clearhouse_durable_seq") == 6
+    by_code = [
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("clearhouse_rejections_total{")
+    ]
+    assert by_code == [1.0]
