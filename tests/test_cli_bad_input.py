@@ -148,6 +148,8 @@ BAD_INPUT: dict[str, Case] = {
             (("--keystore", FOLDER, "--port", "0"), "--genesis"),
             (("--keeper-key", "k", "--port", "0"), "--genesis"),
             (("--host", "no-such-host.invalid", "--port", "0"), "cannot listen"),
+            (("--tls-cert", GARBAGE), "--tls-key, or neither"),
+            (("--tls-cert", GARBAGE, "--tls-key", GARBAGE), "not a usable certificate"),
         ),
         creates_directory=frozenset({"--data"}),
     ),

@@ -40,6 +40,7 @@ from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath, FromQuery
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from clearhouse.core import ErrorCode, Rejection, Transaction
@@ -99,19 +100,19 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         return [plain(instrument) for instrument in runtime.instruments()]
 
     @get("/api/v1/instruments/{instrument:str}/book", sync_to_thread=True, summary="Book depth")
-    def book(instrument: str, levels: int = 10) -> Any:
+    def book(instrument: FromPath[str], levels: FromQuery[int] = 10) -> Any:
         return plain(runtime.depth(instrument, levels))
 
     @get("/api/v1/instruments/{instrument:str}/marks", sync_to_thread=True, summary="Marks")
-    def marks(instrument: str) -> Any:
+    def marks(instrument: FromPath[str]) -> Any:
         return plain(runtime.marks(instrument))
 
     @get("/api/v1/accounts/{account:str}", sync_to_thread=True, summary="Account state")
-    def account(account: str) -> Any:
+    def account(account: FromPath[str]) -> Any:
         return plain(runtime.account(account))
 
     @get("/api/v1/keys/{public_key:str}/nonce", sync_to_thread=True, summary="Highest nonce")
-    def nonce(public_key: str) -> dict[str, int]:
+    def nonce(public_key: FromPath[str]) -> dict[str, int]:
         try:
             key = bytes.fromhex(public_key)
         except ValueError:
@@ -124,11 +125,11 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         return {"tree_size": size, "note": note.decode("utf-8")}
 
     @get("/api/v1/entries/{seq:int}/proof", sync_to_thread=True, summary="Inclusion proof")
-    def proof(seq: int) -> dict[str, Any]:
+    def proof(seq: FromPath[int]) -> dict[str, Any]:
         return runtime.prove(seq)
 
     @get("/api/v1/consistency", sync_to_thread=True, summary="Consistency proof")
-    def consistency(first: int, second: int) -> dict[str, Any]:
+    def consistency(first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
         return {"first": first, "second": second, "proof": runtime.consistency(first, second)}
 
     @get("/health", summary="Liveness")

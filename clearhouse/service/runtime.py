@@ -43,6 +43,10 @@ log = logging.getLogger("clearhouse.service")
 
 CHECKPOINT_INTERVAL_S = 1.0
 KEEPER_INTERVAL_S = 1.0
+IN_FLIGHT_MAX = 100_000
+SHED_FRACTION = 0.8
+"""Requests are answered BUSY once this share of `in_flight_max` is in flight, so
+the sequencer's own bound is never what turns an order away."""
 
 
 class VenueRuntime:
@@ -57,8 +61,12 @@ class VenueRuntime:
         keeper_interval_s: float = KEEPER_INTERVAL_S,
         clock: Callable[[], int] = time.time_ns,
         on_close: Callable[[], None] | None = None,
+        in_flight_max: int = IN_FLIGHT_MAX,
     ) -> None:
+        """`in_flight_max` bounds the sequencer's queue; requests are shed with BUSY
+        from `SHED_FRACTION` of it (`shed_at`)."""
         self.journal = journal
+        self.shed_at = max(1, int(in_flight_max * SHED_FRACTION))
         self.genesis: Genesis = journal.genesis
         self.listeners: list[Callable[[list[tuple[Transaction, Receipt]]], None]] = []
         """Called with every commit's journaled transactions and receipts, on the
@@ -66,7 +74,11 @@ class VenueRuntime:
         self.stage_listeners: list[Callable[[str, float, int], None]] = []
         """Told each sequencer stage's time per batch (metrics), on its thread."""
         self.sequencer = Sequencer(
-            journal, pool=pool, on_commit=self._committed, on_stage=self._staged
+            journal,
+            pool=pool,
+            in_flight_txs_max=in_flight_max,
+            on_commit=self._committed,
+            on_stage=self._staged,
         )
         self._reader = reader
         self._reader_lock = threading.Lock()
@@ -92,6 +104,7 @@ class VenueRuntime:
         keeper_signer: Signer | None = None,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
         clock: Callable[[], int] = time.time_ns,
+        in_flight_max: int = IN_FLIGHT_MAX,
     ) -> VenueRuntime:
         """Open (or create) the journal at `url`, recovering its state, with a
         verifier pool of `workers` processes (0: verify in the sequencer). `clock`
@@ -112,6 +125,7 @@ class VenueRuntime:
             checkpoint_interval_s=checkpoint_interval_s,
             clock=clock,
             on_close=pool.close if pool is not None else None,
+            in_flight_max=in_flight_max,
         )
 
     # -- life cycle ------------------------------------------------------------------
@@ -179,10 +193,16 @@ class VenueRuntime:
 
     # -- writes ----------------------------------------------------------------------
 
-    def submit(self, tx: Transaction) -> Ticket:
-        return self.sequencer.submit(tx)
-
     def submit_many(self, txs: list[Transaction]) -> list[Ticket]:
+        """Admit a request's transactions, all of them or, past `shed_at` in flight,
+        none: ApiError(BUSY), which nothing was journaled for and may be sent again."""
+        in_flight = self.sequencer.in_flight
+        if in_flight + len(txs) > self.shed_at:
+            raise ApiError(
+                ErrorCode.BUSY,
+                f"{in_flight:,} transactions in flight; this venue sheds load from "
+                f"{self.shed_at:,}: send again shortly",
+            )
         return self.sequencer.submit_many(txs)
 
     # -- reads of the engine ---------------------------------------------------------

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-_LISTENING = re.compile(r"listening on (http://[0-9.]+:\d+)")
+_LISTENING = re.compile(r"listening on (https?://[0-9.]+:\d+)")
 START_S = 60.0
 
 
