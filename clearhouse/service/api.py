@@ -33,13 +33,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, FromQuery
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -50,7 +59,7 @@ from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.service.streams import Broadcaster
-from clearhouse.service.wire import BATCH_TXS_MAX, plain, receipt_body
+from clearhouse.service.wire import BATCH_TXS_MAX, ErrorBody, plain, receipt_body
 from clearhouse.service.ws import websocket_handler
 
 log = logging.getLogger("clearhouse.service")
@@ -64,7 +73,13 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
     """The API over `runtime`; with `manage_runtime`, the app starts the runtime on
     startup and closes it (draining the sequencer) on shutdown."""
 
-    @post("/api/v1/transactions", status_code=200, summary="Submit one signed transaction")
+    @post(
+        "/api/v1/transactions",
+        status_code=200,
+        summary="Submit one signed transaction",
+        operation_class=_OneTransaction,
+        responses=_refusals(400, 413, 415, 503),
+    )
     async def submit(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """The body is one signed transaction: canonical msgpack
         (`application/msgpack`) or its JSON form (`application/json`). Answered once
@@ -75,7 +90,13 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         metrics.ack.labels("rest").observe(time.perf_counter() - started)
         return _journaled(receipt[0])
 
-    @post("/api/v1/transactions/batch", status_code=200, summary="Submit signed transactions")
+    @post(
+        "/api/v1/transactions/batch",
+        status_code=200,
+        summary="Submit signed transactions",
+        operation_class=_ManyTransactions,
+        responses=_refusals(400, 413, 415, 503),
+    )
     async def submit_batch(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
         """Up to 1,000 transactions: a msgpack array of canonical transactions, or a
         JSON array of transactions. One receipt per transaction, in order; each
@@ -99,19 +120,39 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
     def instruments() -> list[Any]:
         return [plain(instrument) for instrument in runtime.instruments()]
 
-    @get("/api/v1/instruments/{instrument:str}/book", sync_to_thread=True, summary="Book depth")
+    @get(
+        "/api/v1/instruments/{instrument:str}/book",
+        sync_to_thread=True,
+        summary="Book depth",
+        responses=_refusals(400, 404),
+    )
     def book(instrument: FromPath[str], levels: FromQuery[int] = 10) -> Any:
         return plain(runtime.depth(instrument, levels))
 
-    @get("/api/v1/instruments/{instrument:str}/marks", sync_to_thread=True, summary="Marks")
+    @get(
+        "/api/v1/instruments/{instrument:str}/marks",
+        sync_to_thread=True,
+        summary="Marks",
+        responses=_refusals(404),
+    )
     def marks(instrument: FromPath[str]) -> Any:
         return plain(runtime.marks(instrument))
 
-    @get("/api/v1/accounts/{account:str}", sync_to_thread=True, summary="Account state")
+    @get(
+        "/api/v1/accounts/{account:str}",
+        sync_to_thread=True,
+        summary="Account state",
+        responses=_refusals(404),
+    )
     def account(account: FromPath[str]) -> Any:
         return plain(runtime.account(account))
 
-    @get("/api/v1/keys/{public_key:str}/nonce", sync_to_thread=True, summary="Highest nonce")
+    @get(
+        "/api/v1/keys/{public_key:str}/nonce",
+        sync_to_thread=True,
+        summary="Highest nonce",
+        responses=_refusals(400),
+    )
     def nonce(public_key: FromPath[str]) -> dict[str, int]:
         try:
             key = bytes.fromhex(public_key)
@@ -119,16 +160,31 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             raise ApiError(ServiceErrorCode.BAD_REQUEST, "the public key is not hex") from None
         return {"nonce_high": runtime.nonce_high(key)}
 
-    @get("/api/v1/checkpoint", sync_to_thread=True, summary="Latest signed checkpoint")
+    @get(
+        "/api/v1/checkpoint",
+        sync_to_thread=True,
+        summary="Latest signed checkpoint",
+        responses=_refusals(409),
+    )
     def checkpoint() -> dict[str, Any]:
         size, note = runtime.latest_checkpoint()
         return {"tree_size": size, "note": note.decode("utf-8")}
 
-    @get("/api/v1/entries/{seq:int}/proof", sync_to_thread=True, summary="Inclusion proof")
+    @get(
+        "/api/v1/entries/{seq:int}/proof",
+        sync_to_thread=True,
+        summary="Inclusion proof",
+        responses=_refusals(400, 404, 409),
+    )
     def proof(seq: FromPath[int]) -> dict[str, Any]:
         return runtime.prove(seq)
 
-    @get("/api/v1/consistency", sync_to_thread=True, summary="Consistency proof")
+    @get(
+        "/api/v1/consistency",
+        sync_to_thread=True,
+        summary="Consistency proof",
+        responses=_refusals(400, 409),
+    )
     def consistency(first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
         return {"first": first, "second": second, "proof": runtime.consistency(first, second)}
 
@@ -136,7 +192,11 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", summary="Readiness: the sequencer admits transactions")
+    @get(
+        "/ready",
+        summary="Readiness: the sequencer admits transactions",
+        responses=_refusals(503),
+    )
     async def ready() -> Response[dict[str, Any]]:
         if runtime.ready:
             return Response({"status": "ready"})
@@ -201,6 +261,60 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
         on_startup=starting,
         on_shutdown=stopping,
     )
+
+
+_REFUSALS = {
+    400: "Refused: a malformed transaction or parameter (the code names which)",
+    404: "No such path, account, instrument or entry",
+    409: "No signed checkpoint covers it yet",
+    413: "The body or batch is too large",
+    415: "Neither application/msgpack nor application/json",
+    503: "BUSY or NOT_READY: nothing was journaled; send again after Retry-After",
+}
+
+
+def _refusals(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a handler documents, each the one error body."""
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=_REFUSALS[status])
+        for status in statuses
+    }
+
+
+def _transaction_body(description: str, many: bool) -> RequestBody:
+    one = Schema(type=OpenAPIType.OBJECT, description="A signed transaction, JSON form")
+    return RequestBody(
+        required=True,
+        description=description,
+        content={
+            "application/msgpack": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+            ),
+            "application/json": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.ARRAY, items=one, max_items=BATCH_TXS_MAX)
+                if many
+                else one
+            ),
+        },
+    )
+
+
+@dataclass
+class _OneTransaction(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _transaction_body(
+            "One signed transaction: its canonical msgpack bytes, or its JSON form", many=False
+        )
+
+
+@dataclass
+class _ManyTransactions(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _transaction_body(
+            "Up to 1,000 signed transactions: a msgpack array of canonical transactions, "
+            "or a JSON array of transactions",
+            many=True,
+        )
 
 
 async def _body(request: Request[Any, Any, Any], limit: int) -> bytes:

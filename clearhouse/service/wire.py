@@ -19,6 +19,19 @@ BATCH_TXS_MAX = 1_000
 """Transactions in one batch request or WebSocket frame."""
 
 
+class ErrorDetail(msgspec.Struct, frozen=True):
+    code: int
+    """The stable number of docs/errors.md."""
+    name: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The body of every refusal."""
+
+    error: ErrorDetail
+
+
 def receipt_body(receipt: Receipt) -> dict[str, Any]:
     """A receipt as the API answers it. `status` is "accepted" or "rejected"; a
     rejected transaction that was journaled has a seq and a leaf like any other."""
