@@ -55,6 +55,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError, Receipt
+from clearhouse.service.deribit import LastTrades, deribit_public_handler
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
@@ -204,6 +205,8 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
 
     hub = Broadcaster(runtime.depth)
     runtime.listeners.append(hub.on_commit)
+    trades = LastTrades()
+    runtime.listeners.append(trades.committed)
     metrics = VenueMetrics()
     runtime.listeners.append(metrics.committed)
     runtime.stage_listeners.append(metrics.staged)
@@ -244,6 +247,7 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             ready,
             websocket_handler(runtime, hub, metrics),
             metrics_page,
+            deribit_public_handler(runtime, trades),
         ],
         middleware=[metrics.middleware],
         state=State({"metrics": metrics}),
