@@ -27,6 +27,14 @@ softhsm:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
 	else echo "warning: softhsm2 is missing (apt-get install softhsm2): HSM tests skip, or fail under CI=true"; fi
 
+# Debian's chromium, the browser the dashboard is tested in (Playwright cannot
+# download its own here): installed when missing and root.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "warning: chromium is missing (apt-get install chromium): the dashboard test skips, or fails under CI=true"; fi
+
 # The core compiled with mypyc from the same source; pure Python stays the fallback.
 # Its log is kept; on failure its last lines say why. The build's recipe is not echoed:
 # it holds the failure message, which must not show when the build succeeds.
@@ -55,7 +63,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(COMPILED) softhsm
+unit: $(COMPILED) softhsm chromium
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit

@@ -24,6 +24,7 @@ decode, BUSY) is answered 4xx or 503 with the error body of
     GET  /api/v1/consistency?first=&second= consistency proof between tree sizes
     GET  /health, /ready                    liveness, readiness
     GET  /metrics                           Prometheus metrics
+    GET  /, /dashboard                      the live dashboard
     GET  /schema/openapi.json               this API, OpenAPI 3.1
 """
 
@@ -34,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import msgspec
@@ -66,6 +68,8 @@ from clearhouse.service.ws import websocket_handler
 log = logging.getLogger("clearhouse.service")
 
 BATCH_BYTES_MAX = 8 * 1024 * 1024
+DASHBOARD = (resources.files("clearhouse.service") / "dashboard.html").read_text("utf-8")
+"""The live dashboard: one page over the API and its streams."""
 _blob_list = msgspec.msgpack.Decoder(list[bytes])
 _json_list = msgspec.json.Decoder(list[msgspec.Raw])
 
@@ -189,6 +193,10 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
     def consistency(first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
         return {"first": first, "second": second, "proof": runtime.consistency(first, second)}
 
+    @get(["/", "/dashboard"], media_type=MediaType.HTML, include_in_schema=False)
+    async def dashboard() -> str:
+        return DASHBOARD
+
     @get("/health", summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -247,6 +255,7 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             ready,
             websocket_handler(runtime, hub, metrics),
             metrics_page,
+            dashboard,
             deribit_public_handler(runtime, trades),
         ],
         middleware=[metrics.middleware],

@@ -218,6 +218,7 @@ class VenueRuntime:
                 "timestamp_ns": engine.timestamp_ns,
                 "operator_key": self.journal.verifier().verifier_string(),
                 "in_flight": self.sequencer.in_flight,
+                "totals": engine.totals(),
             }
 
     def instruments(self) -> list[Instrument]:

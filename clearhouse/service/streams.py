@@ -8,6 +8,8 @@ journaled transaction is turned into channel messages:
     trades.{instrument}   every trade: seq, price, size, taker side (no accounts)
     book.{instrument}     the depth (10 levels) after a commit that touched the book
     marks.{instrument}    every new mark price
+    liquidations.all      liquidations as they start, take over, deleverage,
+                          socialize losses and end (public: a venue's risk is)
     orders.{account}      the account's own receipts: its transactions' outcomes,
                           and the events of others' transactions that fill or
                           cancel its orders (private: the connection must have
@@ -27,12 +29,17 @@ import msgspec
 
 from clearhouse.core import (
     Accepted,
+    LiquidationEnded,
+    LiquidationStarted,
+    LossSocialized,
     MarkPriceUpdated,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
     OrderReduced,
     OrderRested,
+    PositionDeleveraged,
+    PositionTakenOver,
     Transaction,
 )
 from clearhouse.core.authority import owner_of
@@ -42,10 +49,17 @@ from clearhouse.service.wire import receipt_body
 
 QUEUE_MESSAGES_MAX = 10_000
 BOOK_LEVELS = 10
-CHANNEL_KINDS = ("trades", "book", "marks", "orders")
+CHANNEL_KINDS = ("trades", "book", "marks", "orders", "liquidations")
 
 _encode = msgspec.json.Encoder().encode
 _ORDER_EVENTS = (OrderRested, OrderReduced, OrderAmended, OrderCancelled)
+_LIQUIDATION_EVENTS = (
+    LiquidationStarted,
+    PositionTakenOver,
+    PositionDeleveraged,
+    LossSocialized,
+    LiquidationEnded,
+)
 
 
 class Subscriber:
@@ -134,6 +148,10 @@ class Broadcaster:
                     if isinstance(event, OrderCancelled):
                         self._book_touched(event.instrument)
                         orders.pop(event.order_id, None)
+                elif isinstance(event, _LIQUIDATION_EVENTS):
+                    if "liquidations.all" in subscribers:
+                        data = {"seq": receipt.seq, **msgspec.to_builtins(event)}
+                        self._send("liquidations.all", data)
                 elif isinstance(event, MarkPriceUpdated):
                     channel = f"marks.{event.instrument}"
                     if channel in subscribers:
@@ -219,7 +237,7 @@ def channel_problem(channel: object, owner: str | None, account: str | None) -> 
     if not isinstance(channel, str):
         return "a channel is a string"
     kind, _, name = channel.partition(".")
-    if kind not in CHANNEL_KINDS or not name:
+    if kind not in CHANNEL_KINDS or not name or (kind == "liquidations" and name != "all"):
         return (
             f"unknown channel {channel!r}: one of {', '.join(k + '.NAME' for k in CHANNEL_KINDS)}"
         )
