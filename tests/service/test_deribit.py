@@ -3,6 +3,9 @@ class with only its base URL changed."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import ccxt
 import httpx
 import pytest
@@ -66,3 +69,17 @@ def test_deribit_errors_are_deribits_codes(serve: type[Server]) -> None:
     assert with_currency["result"] and {i["base_currency"] for i in with_currency["result"]} == {
         "ETH"
     }
+
+
+def test_the_readme_ccxt_example_reads_a_served_venue(serve: type[Server]) -> None:
+    from test_readme import README, python_blocks
+
+    (code,) = [block for block in python_blocks() if "ccxt.deribit" in block]
+    server = serve()
+    fund_and_mark(server.url)
+    with VenueClient(server.url, signer_for("alice")) as alice:
+        alice.submit(PlaceOrder("alice", "BTC-PERP", Side.BUY, 10, price=99_000 * USD))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.replace("http://127.0.0.1:8000", server.url), str(README), "exec"), {})
+    assert out.getvalue().strip() == "[[99000.0, 0.01]]"
