@@ -1,5 +1,6 @@
-"""A Python client of a venue's native API, in two flavours: `VenueClient` (blocking)
-and `AsyncVenueClient` (asyncio), with the same methods.
+"""A Python client of a venue's native API: `VenueClient` (blocking) and
+`AsyncVenueClient` (asyncio) over REST, with the same methods, and `VenueStream`
+(asyncio) over the WebSocket API for orders several a frame and live streams.
 
 The client signs its own transactions with any `Signer` (a keystore key, a PKCS#11
 key, `Ed25519Signer`): nonces count up from the highest the venue has accepted from
@@ -28,7 +29,7 @@ import msgspec
 
 from clearhouse.audit.common import ProofError
 from clearhouse.audit.proofs import CheckedProof, check_inclusion_proof, proof_from_json
-from clearhouse.auth.signing import Signer
+from clearhouse.auth.signing import Signer, auth_message
 from clearhouse.core import Accepted, Payload, Transaction
 from clearhouse.core.codec import canonical_transaction, encode
 from clearhouse.journal.checkpoint import NoteVerifier
@@ -327,3 +328,115 @@ def _poll_proof(
             if exc.name != "PROOF_NOT_READY" or time.monotonic() >= deadline:
                 raise
         sleep(0.1)
+
+
+class VenueStream(_Api):
+    """The WebSocket API from asyncio: orders several a frame, and streams.
+
+        async with VenueStream("http://127.0.0.1:8000", signer) as stream:
+            await stream.prove()                       # a key of the owner: private streams
+            await stream.subscribe("trades.BTC-PERP", "orders.alice")
+            receipts = await stream.submit_many([order, another])   # one frame
+            channel, data = await stream.next_message()
+
+    Answers are matched to requests by id; stream messages queue up for
+    `next_message` (bounded: a reader that stops reading is dropped by the venue
+    with SLOW_CONSUMER, as any connection)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signer: Signer | None = None,
+        *,
+        lifetime_ns: int = 60 * 10**9,
+        timeout: float = TIMEOUT_S,
+    ) -> None:
+        super().__init__(signer, lifetime_ns)
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._http = AsyncVenueClient(base_url, signer, lifetime_ns=lifetime_ns, timeout=timeout)
+        self._socket: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._messages: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._next_id = 0
+        self._venue_id: str | None = None
+
+    async def __aenter__(self) -> Self:
+        import websockets
+
+        scheme, _, rest = self._base_url.partition("://")
+        url = ("wss" if scheme == "https" else "ws") + "://" + rest + "/api/v1/ws"
+        self._socket = await websockets.connect(url, max_size=None)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._http.close()
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self._socket:
+                message = msgspec.json.decode(frame)
+                if "channel" in message:
+                    await self._messages.put((message["channel"], message["data"]))
+                    continue
+                waiter = self._pending.pop(message.get("id"), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(message)
+        finally:
+            for waiter in self._pending.values():
+                if not waiter.done():
+                    waiter.set_exception(VenueError(0, 0, "CLOSED", "the connection closed"))
+
+    async def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        request_id = self._next_id
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = waiter
+        await self._socket.send(msgspec.json.encode({"id": request_id, **request}).decode())
+        answer = await asyncio.wait_for(waiter, self._timeout)
+        error = answer.get("error")
+        if isinstance(error, dict):
+            raise VenueError(0, int(error["code"]), str(error["name"]), str(error["message"]))
+        return answer
+
+    async def prove(self) -> tuple[str, str]:
+        """Prove the signer's key on this connection; (owner, account) it holds."""
+        if self.signer is None:
+            raise RuntimeError("this stream holds no signer")
+        venue_id = self._venue_id or (await self._http.venue())["venue_id"]
+        self._venue_id = venue_id
+        now = time.time_ns()
+        answer = await self._ask(
+            {
+                "op": "auth",
+                "public_key": self.signer.public_key().hex(),
+                "timestamp_ns": now,
+                "signature": self.signer.sign(auth_message(venue_id, now)).hex(),
+            }
+        )
+        return answer["owner"], answer["account"]
+
+    async def subscribe(self, *channels: str) -> list[str]:
+        return (await self._ask({"op": "subscribe", "channels": list(channels)}))["subscribed"]  # type: ignore[no-any-return]
+
+    async def unsubscribe(self, *channels: str) -> list[str]:
+        return (await self._ask({"op": "unsubscribe", "channels": list(channels)}))["unsubscribed"]  # type: ignore[no-any-return]
+
+    async def next_message(self) -> tuple[str, Any]:
+        """The next stream message: (channel, data)."""
+        return await self._messages.get()
+
+    async def submit_many(self, payloads: Sequence[Payload]) -> list[ApiReceipt]:
+        """Sign and send in one frame; one receipt each, in order, once durable."""
+        txs = await self._http._signed(payloads)
+        answer = await self._ask({"op": "submit", "txs": [msgspec.to_builtins(tx) for tx in txs]})
+        return [self._receipt(body, tx) for body, tx in zip(answer["receipts"], txs, strict=True)]

@@ -127,3 +127,11 @@ def sign_transaction(signer: Signer, venue_id: str, tx: Transaction) -> Transact
     if len(signature) != _SIGNATURE_BYTES:
         raise ValueError(f"signer returned a {len(signature)}-byte signature, expected 64")
     return msgspec.structs.replace(unsigned, signature=signature)
+
+
+def auth_message(venue_id: str, timestamp_ns: int) -> bytes:
+    """What a client signs to prove its key on a connection (the WebSocket API's
+    `auth`): bound to this venue and a moment, so it cannot be replayed at another
+    venue or later, and domain-separated from every transaction's signing bytes."""
+    stamp = timestamp_ns.to_bytes(8, "big")
+    return b"clearhouse/ws-auth/v1\x00" + venue_id.encode() + b"\x00" + stamp

@@ -31,6 +31,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from clearhouse.auth.ed25519 import verify
+from clearhouse.auth.signing import auth_message
 from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError
@@ -47,14 +48,6 @@ _json = msgspec.json.Encoder()
 _msgpack = msgspec.msgpack.Encoder()
 _json_request = msgspec.json.Decoder(dict[str, Any])
 _msgpack_request = msgspec.msgpack.Decoder(dict[str, Any])
-
-
-def auth_message(venue_id: str, timestamp_ns: int) -> bytes:
-    """What a client signs to prove its key on a connection: bound to this venue
-    and a moment, so it cannot be replayed elsewhere or later."""
-    return (
-        b"clearhouse/ws-auth/v1\x00" + venue_id.encode() + b"\x00" + timestamp_ns.to_bytes(8, "big")
-    )
 
 
 class _Connection:

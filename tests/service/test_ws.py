@@ -13,10 +13,10 @@ from served import Server
 from test_serve import USD, fund_and_mark
 from websockets.sync.client import ClientConnection, connect
 
+from clearhouse.auth.signing import auth_message
 from clearhouse.client import VenueClient
 from clearhouse.core import PlaceOrder, Side, TimeInForce
 from clearhouse.core.codec import encode
-from clearhouse.service.ws import auth_message
 from clearhouse.testing import signer_for
 from clearhouse.venue import Client
 
@@ -187,3 +187,38 @@ def test_a_key_proof_out_of_its_window_is_refused(serve: type[Server], skew_s: i
             },
         )
     assert answer["error"]["name"] == "AUTH_FAILED" and "30 s" in answer["error"]["message"]
+
+
+def test_the_python_stream_client_trades_and_follows_its_orders(serve: type[Server]) -> None:
+    import asyncio
+
+    from clearhouse.client import VenueError, VenueStream
+
+    server = serve()
+    fund_and_mark(server.url)
+
+    async def session() -> None:
+        async with VenueStream(server.url, signer_for("alice")) as stream:
+            with pytest.raises(VenueError, match="private"):
+                await stream.subscribe("orders.alice")
+            assert await stream.prove() == ("alice", "")
+            assert await stream.subscribe("orders.alice", "trades.BTC-PERP") == [
+                "orders.alice",
+                "trades.BTC-PERP",
+            ]
+            orders = [
+                PlaceOrder("alice", "BTC-PERP", Side.BUY, 3, price=99_000 * USD),
+                PlaceOrder("alice", "BTC-PERP", Side.BUY, 4, price=98_500 * USD),
+            ]
+            receipts = await stream.submit_many(orders)
+            assert [r.status for r in receipts] == ["accepted", "accepted"]
+            assert receipts[1].seq == receipts[0].seq + 1
+            seen = [await asyncio.wait_for(stream.next_message(), 30) for _ in range(2)]
+            assert [(channel, data["seq"]) for channel, data in seen] == [
+                ("orders.alice", receipts[0].seq),
+                ("orders.alice", receipts[1].seq),
+            ]
+        with VenueClient(server.url) as reader:
+            assert reader.account("alice")["open_orders"] == 2
+
+    asyncio.run(session())
