@@ -82,6 +82,7 @@ def serve(
     import uvicorn
 
     from clearhouse.service import VenueRuntime, create_app
+    from clearhouse.service.api_clients import STORE_NAME, ApiClients
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
@@ -140,8 +141,9 @@ def serve(
         f"{redact_password(url)} at seq {status['seq']:,}; operator key {status['operator_key']}",
         err=True,
     )
+    clients = ApiClients(data / STORE_NAME)
     config = uvicorn.Config(
-        create_app(runtime),
+        create_app(runtime, api_clients=clients),
         host=host,
         port=port,
         log_level="warning",

@@ -138,6 +138,17 @@ BAD_INPUT: dict[str, Case] = {
         ),
     ),
     "audit query": Case(base=JOURNAL, bad=((("--journal", GARBAGE), "not a clearhouse journal"),)),
+    "api-keys add": Case(
+        base=("--account", "alice", "--data", FOLDER, "--venue", "http://127.0.0.1:1"),
+        bad=(
+            (("--account", "alice", "--data", FOLDER, "--scope", "everything"), "one of"),
+            (
+                ("--account", "alice", "--data", FOLDER, "--venue", "http://127.0.0.1:1"),
+                "cannot reach",
+            ),
+            (("--account", "alice", "--data", GARBAGE), "data folder"),
+        ),
+    ),
     "serve": Case(
         base=("--data", FOLDER, "--port", "0"),
         bad=(

@@ -57,7 +57,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError, Receipt
-from clearhouse.service.deribit import LastTrades, deribit_public_handler
+from clearhouse.service.api_clients import ApiClients
+from clearhouse.service.deribit import LastTrades, deribit_handlers
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
@@ -74,9 +75,13 @@ _blob_list = msgspec.msgpack.Decoder(list[bytes])
 _json_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litestar:
+def create_app(
+    runtime: VenueRuntime, *, manage_runtime: bool = True, api_clients: ApiClients | None = None
+) -> Litestar:
     """The API over `runtime`; with `manage_runtime`, the app starts the runtime on
-    startup and closes it (draining the sequencer) on shutdown."""
+    startup and closes it (draining the sequencer) on shutdown. `api_clients` are
+    the Deribit-style clients the venue signs for (none: the private Deribit
+    methods refuse everyone)."""
 
     @post(
         "/api/v1/transactions",
@@ -256,7 +261,7 @@ def create_app(runtime: VenueRuntime, *, manage_runtime: bool = True) -> Litesta
             websocket_handler(runtime, hub, metrics),
             metrics_page,
             dashboard,
-            deribit_public_handler(runtime, trades),
+            *deribit_handlers(runtime, trades, api_clients),
         ],
         middleware=[metrics.middleware],
         state=State({"metrics": metrics}),

@@ -9,13 +9,28 @@ milliseconds. Every instrument here is linear: settled in its quote asset (USDC)
 `base_currency` the index's underlying.
 
     get_time, status, get_currencies, get_instruments (currency optional, or
-    "any"; kind; expired), get_order_book (instrument_name, depth), ticker
+    "any"; kind; expired), get_order_book (instrument_name, depth), ticker, auth
 
-Private methods (orders, positions, account) and the JSON-RPC WebSocket come next.
+`public/auth` takes Deribit's grants: `client_credentials` (client id and secret),
+`client_signature` (an HMAC-SHA256 of "timestamp\nnonce\ndata" under the secret)
+and `refresh_token`, and answers an access token. Private methods,
+`GET /api/v2/private/METHOD`, take that token (`Authorization: Bearer ...`) or a
+`deri-hmac-sha256` signature of the request itself (a timestamp within 60 s, a
+nonce never seen twice in that window):
+
+    get_account_summary (currency), get_account_summaries, get_positions
+    (currency, kind), get_position (instrument_name)
+
+A client id is an API client of `clearhouse api-keys add` (`api_clients.py`).
+Order entry through the private methods and the JSON-RPC WebSocket come next.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +40,9 @@ from litestar.params import FromPath
 
 from clearhouse.core import Instrument, Kind, TradeExecuted, Transaction
 from clearhouse.core.outcomes import Accepted
+from clearhouse.core.views import AccountView
 from clearhouse.journal import Receipt
+from clearhouse.service.api_clients import ApiClient, ApiClients
 from clearhouse.service.errors import ApiError
 from clearhouse.service.runtime import VenueRuntime
 
@@ -37,6 +54,10 @@ BOOK_DEPTH_DEFAULT = 5
 INVALID_PARAMS = -32602
 METHOD_NOT_FOUND = -32601
 INVALID_INSTRUMENT = 10020
+INVALID_CREDENTIALS = 13004
+UNAUTHORIZED = 13009
+TOKEN_LIFETIME_S = 900
+SIGNATURE_WINDOW_MS = 60_000
 
 
 class DeribitError(Exception):
@@ -104,10 +125,93 @@ def instrument_json(spec: Instrument) -> dict[str, Any]:
     }
 
 
+class Sessions:
+    """Access and refresh tokens of authenticated API clients (in memory: a
+    restarted venue asks its clients to authenticate again), and the nonces of
+    signed requests seen within the signature window."""
+
+    def __init__(self, clients: ApiClients | None) -> None:
+        self.clients = clients
+        self._lock = threading.Lock()
+        self._access: dict[str, tuple[str, float]] = {}
+        self._refresh: dict[str, str] = {}
+        self._nonces: dict[tuple[str, str], float] = {}
+
+    def client(self, client_id: str) -> ApiClient:
+        found = self.clients.get(client_id) if self.clients is not None else None
+        if found is None:
+            raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "unknown client_id")
+        return found
+
+    def grant(self, client: ApiClient) -> dict[str, Any]:
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[access] = (client.client_id, time.monotonic() + TOKEN_LIFETIME_S)
+            self._refresh[refresh] = client.client_id
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": TOKEN_LIFETIME_S,
+            "scope": client.scope,
+            "token_type": "bearer",
+        }
+
+    def refreshed(self, token: str) -> ApiClient:
+        with self._lock:
+            client_id = self._refresh.pop(token, None)
+        if client_id is None:
+            raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "unknown refresh_token")
+        return self.client(client_id)
+
+    def bearer(self, token: str) -> ApiClient:
+        with self._lock:
+            found = self._access.get(token)
+        if found is None or found[1] < time.monotonic():
+            raise DeribitError(UNAUTHORIZED, "unauthorized", "unknown or expired access token")
+        return self.client(found[0])
+
+    def signed(self, header: str, method: str, uri: str, body: str) -> ApiClient:
+        """A `deri-hmac-sha256 id=..,ts=..,sig=..,nonce=..` request signature."""
+        fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        try:
+            client_id, stamp, signature, nonce = (
+                fields["id"],
+                fields["ts"],
+                fields["sig"],
+                fields["nonce"],
+            )
+            stamp_ms = int(stamp)
+        except (KeyError, ValueError):
+            raise DeribitError(UNAUTHORIZED, "unauthorized", "malformed signature header") from None
+        if abs(stamp_ms - time.time_ns() // 10**6) > SIGNATURE_WINDOW_MS:
+            raise DeribitError(UNAUTHORIZED, "unauthorized", "ts is not within 60 s of now")
+        client = self.client(client_id)
+        text = f"{stamp}\n{nonce}\n{method}\n{uri}\n{body}\n"
+        if not hmac.compare_digest(_hmac(client.client_secret, text), signature):
+            raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "bad signature")
+        self._use_nonce(client_id, nonce)
+        return client
+
+    def _use_nonce(self, client_id: str, nonce: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._nonces) > 100_000:
+                horizon = now - 2 * SIGNATURE_WINDOW_MS / 1000
+                self._nonces = {k: t for k, t in self._nonces.items() if t > horizon}
+            if (client_id, nonce) in self._nonces:
+                raise DeribitError(UNAUTHORIZED, "unauthorized", "nonce already used")
+            self._nonces[(client_id, nonce)] = now
+
+
+def _hmac(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
 class PublicApi:
-    def __init__(self, runtime: VenueRuntime, trades: LastTrades) -> None:
+    def __init__(self, runtime: VenueRuntime, trades: LastTrades, sessions: Sessions) -> None:
         self.runtime = runtime
         self.trades = trades
+        self.sessions = sessions
         self.methods: dict[str, Callable[[dict[str, str]], Any]] = {
             "get_time": lambda _: time.time_ns() // 10**6,
             "status": lambda _: {"locked": "false", "locked_indices": []},
@@ -115,7 +219,35 @@ class PublicApi:
             "get_instruments": self.get_instruments,
             "get_order_book": self.get_order_book,
             "ticker": self.ticker,
+            "auth": self.auth,
         }
+
+    def auth(self, query: dict[str, str]) -> dict[str, Any]:
+        grant = query.get("grant_type")
+        sessions = self.sessions
+        if grant == "client_credentials":
+            client = sessions.client(query.get("client_id", ""))
+            if not hmac.compare_digest(client.client_secret, query.get("client_secret", "")):
+                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "client_secret")
+        elif grant == "client_signature":
+            client = sessions.client(query.get("client_id", ""))
+            stamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+            text = f"{stamp}\n{nonce}\n{query.get('data', '')}"
+            if (
+                not stamp.isdigit()
+                or abs(int(stamp) - time.time_ns() // 10**6) > SIGNATURE_WINDOW_MS
+            ):
+                raise DeribitError(UNAUTHORIZED, "unauthorized", "timestamp is not within 60 s")
+            if not hmac.compare_digest(
+                _hmac(client.client_secret, text), query.get("signature", "")
+            ):
+                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "signature")
+            sessions._use_nonce(client.client_id, nonce)
+        elif grant == "refresh_token":
+            client = sessions.refreshed(query.get("refresh_token", ""))
+        else:
+            raise DeribitError(INVALID_PARAMS, "Invalid params", "grant_type")
+        return sessions.grant(client)
 
     def _specs(self) -> dict[str, Instrument]:
         return {spec.id: spec for spec in self.runtime.instruments()}
@@ -213,8 +345,115 @@ class PublicApi:
         }
 
 
-def deribit_public_handler(runtime: VenueRuntime, trades: LastTrades) -> Any:
-    api = PublicApi(runtime, trades)
+class PrivateApi:
+    """Reads of the authenticated client's account."""
+
+    def __init__(self, runtime: VenueRuntime, public: PublicApi) -> None:
+        self.runtime = runtime
+        self.public = public
+        self.methods: dict[str, Callable[[ApiClient, dict[str, str]], Any]] = {
+            "get_account_summary": self.get_account_summary,
+            "get_account_summaries": self.get_account_summaries,
+            "get_positions": self.get_positions,
+            "get_position": self.get_position,
+        }
+
+    def _view(self, client: ApiClient) -> AccountView:
+        try:
+            return self.runtime.account(client.account)
+        except ApiError:  # not funded yet: an empty account
+            return AccountView(client.account, 0, 0, 0, 0, 0, False, 0, [])
+
+    def _summary(self, view: AccountView, currency: str) -> dict[str, Any]:
+        specs = self.public._specs().values()
+        settlement = {s.settlement_asset: s.settlement_decimals for s in specs}
+        decimals = settlement.get(currency)
+        scale: int = 10**decimals if decimals is not None else 1
+
+        def amount(units: int) -> float:
+            return units / scale if decimals is not None else 0.0
+
+        return {
+            "currency": currency,
+            "balance": amount(view.cash),
+            "equity": amount(view.equity),
+            "margin_balance": amount(view.equity),
+            "available_funds": amount(view.available),
+            "available_withdrawal_funds": amount(view.available),
+            "initial_margin": amount(view.initial_margin),
+            "maintenance_margin": amount(view.maintenance_margin),
+            "total_pl": amount(view.equity - view.cash),
+            "session_upl": amount(sum(p.value for p in view.positions if p.size)),
+        }
+
+    def _currency(self, query: dict[str, str]) -> str:
+        currency = query.get("currency", "").upper()
+        known = {c["currency"] for c in self.public.get_currencies({})}
+        if currency not in known:
+            raise DeribitError(INVALID_PARAMS, "Invalid params", "currency")
+        return currency
+
+    def get_account_summary(self, client: ApiClient, query: dict[str, str]) -> dict[str, Any]:
+        return self._summary(self._view(client), self._currency(query))
+
+    def get_account_summaries(self, client: ApiClient, _: dict[str, str]) -> dict[str, Any]:
+        view = self._view(client)
+        currencies = [c["currency"] for c in self.public.get_currencies({})]
+        return {"summaries": [self._summary(view, c) for c in currencies]}
+
+    def _positions(self, client: ApiClient) -> list[dict[str, Any]]:
+        specs = self.public._specs()
+        shown = []
+        for position in self._view(client).positions:
+            spec = specs[position.instrument]
+            base = instrument_json(spec)
+            shown.append(
+                {
+                    "instrument_name": spec.id,
+                    "kind": base["kind"],
+                    "size": _amount(spec, position.size),
+                    "size_currency": _amount(spec, position.size),
+                    "direction": "buy"
+                    if position.size > 0
+                    else "sell"
+                    if position.size
+                    else "zero",
+                    "average_price": float(position.entry_price),
+                    "mark_price": _price(spec, position.mark_price),
+                    "floating_profit_loss": _price(spec, position.value),
+                    "total_profit_loss": _price(spec, position.value),
+                    "open_orders_margin": 0,
+                    "settlement_price": _price(spec, position.mark_price),
+                }
+            )
+        return shown
+
+    def get_positions(self, client: ApiClient, query: dict[str, str]) -> list[dict[str, Any]]:
+        currency = query.get("currency", "any").upper()
+        kind = query.get("kind")
+        shown = self._positions(client)
+        if currency != "ANY":
+            self._currency(query)
+            specs = self.public._specs()
+            shown = [
+                p for p in shown if currency in (_underlying(specs[p["instrument_name"]]), "USDC")
+            ]
+        return [p for p in shown if kind is None or p["kind"] == kind]
+
+    def get_position(self, client: ApiClient, query: dict[str, str]) -> dict[str, Any]:
+        spec = self.public._instrument(query)
+        for position in self._positions(client):
+            if position["instrument_name"] == spec.id:
+                return position
+        return {"instrument_name": spec.id, "size": 0.0, "direction": "zero"}
+
+
+def deribit_handlers(
+    runtime: VenueRuntime, trades: LastTrades, clients: ApiClients | None
+) -> list[Any]:
+    sessions = Sessions(clients)
+    api = PublicApi(runtime, trades, sessions)
+    private_api = PrivateApi(runtime, api)
 
     @get("/api/v2/public/{method:str}", sync_to_thread=True, include_in_schema=False)
     def public(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
@@ -226,13 +465,45 @@ def deribit_public_handler(runtime: VenueRuntime, trades: LastTrades) -> Any:
                 raise DeribitError(METHOD_NOT_FOUND, "Method not found", f"public/{method}")
             result = handler(query)
         except DeribitError as exc:
-            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-            if exc.reason is not None:
-                error["data"] = {"reason": exc.reason}
-            return Response(_envelope({"error": error}, received_us), status_code=400)
+            return _error(exc, received_us)
         return Response(_envelope({"result": result}, received_us))
 
-    return public
+    @get("/api/v2/private/{method:str}", sync_to_thread=True, include_in_schema=False)
+    def private(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        received_us = time.time_ns() // 1000
+        query = {key: str(value) for key, value in request.query_params.items()}
+        try:
+            client = _authenticated(sessions, request)
+            handler = private_api.methods.get(method)
+            if handler is None:
+                raise DeribitError(METHOD_NOT_FOUND, "Method not found", f"private/{method}")
+            result = handler(client, query)
+        except DeribitError as exc:
+            return _error(exc, received_us)
+        return Response(_envelope({"result": result}, received_us))
+
+    return [public, private]
+
+
+def _authenticated(sessions: Sessions, request: Request[Any, Any, Any]) -> ApiClient:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return sessions.bearer(credentials.strip())
+    if scheme.lower() == "deri-hmac-sha256" and credentials:
+        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return sessions.signed(credentials.strip(), request.method, uri, "")
+    raise DeribitError(
+        UNAUTHORIZED, "unauthorized", "a bearer token or a deri-hmac-sha256 signature"
+    )
+
+
+def _error(exc: DeribitError, received_us: int) -> Response[dict[str, Any]]:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.reason is not None:
+        error["data"] = {"reason": exc.reason}
+    status = 401 if exc.code in (UNAUTHORIZED, INVALID_CREDENTIALS) else 400
+    return Response(_envelope({"error": error}, received_us), status_code=status)
 
 
 def _envelope(body: dict[str, Any], received_us: int) -> dict[str, Any]:

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 from served import Server
-from test_serve import USD, fund_and_mark
+from test_serve import USD, fund_and_mark, lift
 
 from clearhouse.client import VenueClient
-from clearhouse.core import PlaceOrder, Side, TimeInForce
+from clearhouse.core import PlaceOrder, Side
 from clearhouse.testing import signer_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -41,17 +41,7 @@ def test_the_dashboard_shows_a_trade_made_through_the_api_within_a_second(
         expect(page.locator("#stream")).to_have_text("live", timeout=10_000)
         expect(page.locator("#venue")).to_have_text("clearhouse-dev")
         expect(page.locator("#book")).to_contain_text("100,500.00", timeout=5_000)
-        with VenueClient(server.url, signer_for("alice")) as alice:
-            fill = alice.submit(
-                PlaceOrder(
-                    "alice",
-                    "BTC-PERP",
-                    Side.BUY,
-                    15,
-                    price=100_500 * USD,
-                    time_in_force=TimeInForce.IOC,
-                )
-            )
+        fill = lift(server.url, "alice", 15, 100_500 * USD)
         trade = page.locator("#trades tbody tr").first
         expect(trade).to_contain_text(f"{fill.seq:,}", timeout=1_000)
         expect(trade).to_contain_text("100,500.00")

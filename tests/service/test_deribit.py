@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import ccxt
 import httpx
 import pytest
 from served import Server
-from test_serve import USD, fund_and_mark
+from test_serve import USD, fund_and_mark, lift
 
 from clearhouse.client import VenueClient
 from clearhouse.core import PlaceOrder, Side, TimeInForce
@@ -83,3 +84,95 @@ def test_the_readme_ccxt_example_reads_a_served_venue(serve: type[Server]) -> No
     with contextlib.redirect_stdout(out):
         exec(compile(code.replace("http://127.0.0.1:8000", server.url), str(README), "exec"), {})
     assert out.getvalue().strip() == "[[99000.0, 0.01]]"
+
+
+def add_api_client(server: Server, account: str) -> dict[str, str]:
+    from typer.testing import CliRunner
+
+    from clearhouse.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("api-keys", "add", "--account", account, "--venue", server.url),
+            *("--data", str(server.data), "--json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_ccxt_reads_balance_and_positions_as_an_api_client(serve: type[Server]) -> None:
+    server = serve()
+    fund_and_mark(server.url)
+    with VenueClient(server.url, signer_for("maker-a")) as maker:
+        maker.submit(PlaceOrder("maker-a", "BTC-PERP", Side.SELL, 20, price=100_000 * USD))
+    lift(server.url, "alice", 20, 100_000 * USD)
+    keys = add_api_client(server, "alice")
+    exchange = deribit(server)
+    exchange.apiKey, exchange.secret = keys["client_id"], keys["client_secret"]
+    exchange.load_markets()
+    balance = exchange.fetch_balance({"code": "USDC"})
+    assert 999_000 < balance["USDC"]["total"] <= 1_000_000
+    positions = exchange.fetch_positions()
+    # Deribit sizes a linear position in the base currency: 20 contracts of 0.001 BTC.
+    assert [(p["symbol"], p["side"], p["contracts"]) for p in positions] == [
+        ("BTC/USDC:USDC", "long", 0.02)
+    ]
+    exchange.secret = "not-the-secret"
+    with pytest.raises(ccxt.AuthenticationError):
+        exchange.fetch_balance({"code": "USDC"})
+
+
+def test_deribit_authentication_grants_and_refusals(serve: type[Server]) -> None:
+    import hashlib
+    import hmac
+    import time
+
+    server = serve()
+    fund_and_mark(server.url)
+    keys = add_api_client(server, "bob")
+    base = server.url + "/api/v2"
+    granted = httpx.get(
+        base + "/public/auth",
+        params={
+            "grant_type": "client_credentials",
+            "client_id": keys["client_id"],
+            "client_secret": keys["client_secret"],
+        },
+    ).json()["result"]
+    assert granted["token_type"] == "bearer" and granted["scope"] == "trade:read_write"
+    bearer = {"Authorization": "Bearer " + granted["access_token"]}
+    summary = httpx.get(base + "/private/get_account_summary?currency=USDC", headers=bearer)
+    assert summary.json()["result"]["equity"] == 1_000_000.0
+    refreshed = httpx.get(
+        base + "/public/auth",
+        params={"grant_type": "refresh_token", "refresh_token": granted["refresh_token"]},
+    ).json()["result"]
+    assert refreshed["access_token"] != granted["access_token"]
+    again = httpx.get(
+        base + "/public/auth",
+        params={"grant_type": "refresh_token", "refresh_token": granted["refresh_token"]},
+    ).json()
+    assert again["error"]["code"] == 13004  # a refresh token serves once
+    # A signed request, then the same signature sent again: the nonce is spent.
+    stamp, nonce, uri = str(time.time_ns() // 10**6), "n-1", "/api/v2/private/get_positions"
+    text = f"{stamp}\n{nonce}\nGET\n{uri}\n\n"
+    signature = hmac.new(keys["client_secret"].encode(), text.encode(), hashlib.sha256).hexdigest()
+    header = {
+        "Authorization": f"deri-hmac-sha256 id={keys['client_id']},ts={stamp},sig={signature},nonce={nonce}"
+    }
+    assert httpx.get(server.url + uri, headers=header).json()["result"] == []
+    replayed = httpx.get(server.url + uri, headers=header)
+    assert replayed.status_code == 401 and replayed.json()["error"]["code"] == 13009
+    stale = str(time.time_ns() // 10**6 - 120_000)
+    old_text = f"{stale}\nn-2\nGET\n{uri}\n\n"
+    old_sig = hmac.new(
+        keys["client_secret"].encode(), old_text.encode(), hashlib.sha256
+    ).hexdigest()
+    old = {
+        "Authorization": f"deri-hmac-sha256 id={keys['client_id']},ts={stale},sig={old_sig},nonce=n-2"
+    }
+    assert httpx.get(server.url + uri, headers=old).json()["error"]["code"] == 13009
+    nobody = httpx.get(base + "/private/get_positions").json()
+    assert nobody["error"]["code"] == 13009

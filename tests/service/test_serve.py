@@ -35,6 +35,15 @@ def fund_and_mark(url: str) -> None:
         assert oracle.submit(update).accepted
 
 
+def lift(url: str, account: str, size: int, price: int) -> ApiReceipt:
+    """`account` buys `size` at up to `price`, what rests there and no more (IOC)."""
+    with VenueClient(url, signer_for(account)) as taker:
+        order = PlaceOrder(
+            account, "BTC-PERP", Side.BUY, size, price=price, time_in_force=TimeInForce.IOC
+        )
+        return taker.submit(order)
+
+
 def test_a_trade_through_the_client_is_durable_and_its_receipts_prove_offline(
     serve: type[Server],
 ) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 import msgspec
 import pytest
 from served import Server
-from test_serve import USD, fund_and_mark
+from test_serve import USD, fund_and_mark, lift
 from websockets.sync.client import ClientConnection, connect
 
 from clearhouse.auth.signing import auth_message
 from clearhouse.client import VenueClient
-from clearhouse.core import PlaceOrder, Side, TimeInForce
+from clearhouse.core import PlaceOrder, Side
 from clearhouse.core.codec import encode
 from clearhouse.testing import signer_for
 from clearhouse.venue import Client
@@ -112,17 +112,7 @@ def test_public_streams_show_a_trade_and_the_book_after_it(serve: type[Server]) 
         with VenueClient(server.url, signer_for("maker-a")) as maker:
             maker.submit(PlaceOrder("maker-a", "BTC-PERP", Side.SELL, 30, price=100_000 * USD))
         assert channel_message(socket, "book.BTC-PERP")["asks"] == [[100_000 * USD, 30, 1]]
-        with VenueClient(server.url, signer_for("alice")) as alice:
-            fill = alice.submit(
-                PlaceOrder(
-                    "alice",
-                    "BTC-PERP",
-                    Side.BUY,
-                    10,
-                    price=100_000 * USD,
-                    time_in_force=TimeInForce.IOC,
-                )
-            )
+        fill = lift(server.url, "alice", 10, 100_000 * USD)
         trade = channel_message(socket, "trades.BTC-PERP")
         assert trade == {
             "seq": fill.seq,
