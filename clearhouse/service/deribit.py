@@ -21,8 +21,8 @@ nonce never seen twice in that window):
     get_account_summary (currency), get_account_summaries, get_positions
     (currency, kind), get_position (instrument_name)
 
-A client id is an API client of `clearhouse api-keys add` (`api_clients.py`).
-Order entry through the private methods and the JSON-RPC WebSocket come next.
+A client id is an API client of `clearhouse api-keys add` (`api_clients.py`);
+order entry is in `deribit_orders.py`. The JSON-RPC WebSocket comes next.
 """
 
 from __future__ import annotations
@@ -451,9 +451,12 @@ class PrivateApi:
 def deribit_handlers(
     runtime: VenueRuntime, trades: LastTrades, clients: ApiClients | None
 ) -> list[Any]:
+    from clearhouse.service.deribit_orders import OrderEntry  # it builds on this module
+
     sessions = Sessions(clients)
     api = PublicApi(runtime, trades, sessions)
     private_api = PrivateApi(runtime, api)
+    private_api.methods.update(OrderEntry(runtime, api).methods())
 
     @get("/api/v2/public/{method:str}", sync_to_thread=True, include_in_schema=False)
     def public(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:

@@ -183,6 +183,10 @@ class VenueRuntime:
             stored = self._reader.checkpoints()
         return self.journal.durable_seq > (stored[-1][0] if stored else 0)
 
+    def now_ns(self) -> int:
+        """The venue's clock (the sequencer's time source)."""
+        return self._clock()
+
     def _committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
         for listener in self.listeners:
             listener(committed)

@@ -176,3 +176,33 @@ def test_deribit_authentication_grants_and_refusals(serve: type[Server]) -> None
     assert httpx.get(server.url + uri, headers=old).json()["error"]["code"] == 13009
     nobody = httpx.get(base + "/private/get_positions").json()
     assert nobody["error"]["code"] == 13009
+
+
+def test_ccxt_places_fills_and_cancels_orders_as_an_api_client(serve: type[Server]) -> None:
+    server = serve()
+    fund_and_mark(server.url)
+    with VenueClient(server.url, signer_for("maker-a")) as maker:
+        maker.submit(PlaceOrder("maker-a", "BTC-PERP", Side.SELL, 50, price=100_500 * USD))
+    keys = add_api_client(server, "alice")
+    exchange = deribit(server)
+    exchange.apiKey, exchange.secret = keys["client_id"], keys["client_secret"]
+    exchange.load_markets()
+    symbol = "BTC/USDC:USDC"
+    resting = exchange.create_order(symbol, "limit", "buy", 0.01, 99_000.0, {"post_only": True})
+    assert resting["status"] == "open" and resting["amount"] == 0.01 and resting["price"] == 99_000
+    with VenueClient(server.url) as reader:
+        assert reader.book("BTC-PERP")["bids"] == [[99_000 * USD, 10, 1]]
+    cancelled = exchange.cancel_order(resting["id"], symbol)
+    assert cancelled["status"] == "canceled"
+    filled = exchange.create_order(symbol, "market", "buy", 0.02)
+    assert filled["status"] == "closed" and filled["filled"] == 0.02
+    assert filled["average"] == 100_500.0 and len(filled["trades"]) == 1
+    with pytest.raises(ccxt.InsufficientFunds):
+        exchange.create_order(symbol, "limit", "buy", 1_000.0, 100_000.0)
+    with pytest.raises(ccxt.InvalidOrder):  # not a whole tick (ccxt itself rounds prices)
+        exchange.privateGetBuy({"instrument_name": "BTC-PERP", "amount": 0.01, "price": 99_000.3})
+    with pytest.raises(ccxt.OrderNotFound):
+        exchange.cancel_order("999999", symbol)
+    # Every one of those was signed by alice's sub-key and journaled as such.
+    with VenueClient(server.url) as reader:
+        assert reader.account("alice")["positions"][0]["size"] == 20
