@@ -72,7 +72,7 @@ def test_deribit_errors_are_deribits_codes(serve: type[Server]) -> None:
     }
 
 
-def test_the_readme_ccxt_example_reads_a_served_venue(serve: type[Server]) -> None:
+def test_the_readme_ccxt_example_trades_on_a_served_venue(serve: type[Server]) -> None:
     from test_readme import README, python_blocks
 
     (code,) = [block for block in python_blocks() if "ccxt.deribit" in block]
@@ -80,10 +80,16 @@ def test_the_readme_ccxt_example_reads_a_served_venue(serve: type[Server]) -> No
     fund_and_mark(server.url)
     with VenueClient(server.url, signer_for("alice")) as alice:
         alice.submit(PlaceOrder("alice", "BTC-PERP", Side.BUY, 10, price=99_000 * USD))
+    keys = add_api_client(server, "alice")
+    names = {"CLIENT_ID": keys["client_id"], "CLIENT_SECRET": keys["client_secret"]}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code.replace("http://127.0.0.1:8000", server.url), str(README), "exec"), {})
-    assert out.getvalue().strip() == "[[99000.0, 0.01]]"
+        source = code.replace("http://127.0.0.1:8000", server.url)
+        exec(compile(source, str(README), "exec"), names)
+    book, result = out.getvalue().strip().splitlines()
+    assert book == "[[99000.0, 0.01]]"
+    status, total = result.split()
+    assert status == "open" and float(total) == 1_000_000.0
 
 
 def add_api_client(server: Server, account: str) -> dict[str, str]:
