@@ -7,7 +7,12 @@
   a condition variable per order.
 """
 
-from clearhouse.sequencer.sequencer import BATCH_TXS_MAX, IN_FLIGHT_TXS_MAX, Sequencer
+from clearhouse.sequencer.sequencer import (
+    BATCH_TXS_MAX,
+    IN_FLIGHT_TXS_MAX,
+    Committed,
+    Sequencer,
+)
 from clearhouse.sequencer.ticket import Ticket
 
-__all__ = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Sequencer", "Ticket"]
+__all__ = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Committed", "Sequencer", "Ticket"]

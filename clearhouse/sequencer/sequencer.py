@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Final
+from typing import Final, NamedTuple
 
 from clearhouse.auth.signing import venue_domain
 from clearhouse.auth.verifier import BatchVerifier, verify_encoded
@@ -63,6 +63,17 @@ VERIFIED_BATCHES_MAX: Final = 2
 applying, few enough that it does not run far ahead of the engine."""
 
 _Verdicts = Callable[[], bytes]
+
+
+class Committed(NamedTuple):
+    """One journaled transaction of a commit, as `on_commit` listeners get it."""
+
+    tx: Transaction
+    receipt: Receipt
+    timestamp_ns: int
+    """The sequencer's time stamped on its entry."""
+
+
 _StagedBatch = tuple[Staged, list[Ticket], list[Admitted]]
 """A batch applied and waiting for the commit: its tickets and what was admitted."""
 log = logging.getLogger("clearhouse.sequencer")
@@ -96,12 +107,12 @@ class Sequencer:
         pool: BatchVerifier | None = None,
         in_flight_txs_max: int = IN_FLIGHT_TXS_MAX,
         batch_txs_max: int = BATCH_TXS_MAX,
-        on_commit: Callable[[list[tuple[Transaction, Receipt]]], None] | None = None,
+        on_commit: Callable[[list[Committed]], None] | None = None,
         on_stage: Callable[[str, float, int], None] | None = None,
     ) -> None:
         """`on_commit`, if given, is called on the commit thread after each commit's
-        acknowledgements with every journaled transaction of it and its receipt, in
-        sequence order: the feed of what is durable. It must return quickly (hand
+        acknowledgements with every journaled transaction of it, its receipt and its
+        entry's timestamp (`Committed`), in sequence order: the feed of what is durable. It must return quickly (hand
         the work to another thread or loop); if it raises, the error is logged and
         counted in `listener_failures`, and the sequencer goes on. `on_stage`, if
         given, is told (stage, seconds, transactions) for each batch: "verify" the
@@ -333,12 +344,12 @@ class Sequencer:
 
     def _tell_committed(self, ready: list[_StagedBatch]) -> None:
         assert self._on_commit is not None
-        committed = [
-            (item[1], receipt)
-            for staged, _, admitted in ready
-            for item, receipt in zip(admitted, staged.receipts, strict=True)
-            if not isinstance(item, Rejection)
-        ]
+        committed: list[Committed] = []
+        for staged, _, admitted in ready:
+            entries = iter(staged.entries)
+            for item, receipt in zip(admitted, staged.receipts, strict=True):
+                if not isinstance(item, Rejection):
+                    committed.append(Committed(item[1], receipt, next(entries).timestamp_ns))
         try:
             self._on_commit(committed)
         except Exception:  # a listener's fault is not the record's: the venue goes on

@@ -38,12 +38,13 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from clearhouse.core import Instrument, Kind, TradeExecuted, Transaction
+from clearhouse.core import Instrument, Kind, TradeExecuted
 from clearhouse.core.outcomes import Accepted
 from clearhouse.core.views import AccountView
-from clearhouse.journal import Receipt
+from clearhouse.sequencer import Committed
 from clearhouse.service.api_clients import ApiClient, ApiClients
 from clearhouse.service.errors import ApiError
+from clearhouse.service.order_ledger import OrderLedger
 from clearhouse.service.runtime import VenueRuntime
 
 PERPETUAL_EXPIRY_MS = 32_503_708_800_000
@@ -74,8 +75,8 @@ class LastTrades:
     def __init__(self) -> None:
         self.prices: dict[str, int] = {}
 
-    def committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
-        for _, receipt in committed:
+    def committed(self, committed: list[Committed]) -> None:
+        for _, receipt, _ in committed:
             outcome = receipt.outcome
             if isinstance(outcome, Accepted):
                 for event in outcome.events:
@@ -453,10 +454,13 @@ def deribit_handlers(
 ) -> list[Any]:
     from clearhouse.service.deribit_orders import OrderEntry  # it builds on this module
 
+    ledger = OrderLedger()
+    runtime.fold_record(ledger.load)
+    runtime.listeners.append(ledger.committed)
     sessions = Sessions(clients)
     api = PublicApi(runtime, trades, sessions)
     private_api = PrivateApi(runtime, api)
-    private_api.methods.update(OrderEntry(runtime, api).methods())
+    private_api.methods.update(OrderEntry(runtime, api, ledger).methods())
 
     @get("/api/v2/public/{method:str}", sync_to_thread=True, include_in_schema=False)
     def public(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:

@@ -2,7 +2,10 @@
 
     buy, sell (instrument_name, amount, type limit|market, price, time_in_force
     good_til_cancelled|immediate_or_cancel|fill_or_kill, post_only, reduce_only,
-    label), cancel (order_id), cancel_all, cancel_all_by_instrument
+    label), cancel (order_id), cancel_all, cancel_all_by_instrument;
+    get_order_state, get_open_orders_by_instrument and _by_currency,
+    get_user_trades_by_instrument and _by_currency (and their _and_time forms,
+    newest first; `count` up to 1,000), from the order ledger
 
 Each call is one transaction: signed with the client's sub-key (nonces counted on
 from the highest the venue has accepted from that key), sequenced, journaled and
@@ -44,6 +47,7 @@ from clearhouse.service.deribit import (
     _price,
 )
 from clearhouse.service.errors import ApiError
+from clearhouse.service.order_ledger import OrderLedger, OrderRecord
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.venue import Client
 
@@ -62,12 +66,14 @@ _TIF = {
     "immediate_or_cancel": TimeInForce.IOC,
     "fill_or_kill": TimeInForce.FOK,
 }
+_TIF_NAMES = {tif.value: name for name, tif in _TIF.items()}
 
 
 class OrderEntry:
-    def __init__(self, runtime: VenueRuntime, public: PublicApi) -> None:
+    def __init__(self, runtime: VenueRuntime, public: PublicApi, ledger: OrderLedger) -> None:
         self.runtime = runtime
         self.public = public
+        self.ledger = ledger
         self._lock = threading.Lock()
         self._signers: dict[str, Client] = {}
 
@@ -80,6 +86,104 @@ class OrderEntry:
             "cancel_all_by_instrument": lambda client, query: self._cancel_all(
                 client, self.public._instrument(query).id
             ),
+            "get_order_state": self.get_order_state,
+            "get_open_orders_by_instrument": self.open_by_instrument,
+            "get_open_orders_by_currency": self.open_by_currency,
+            "get_user_trades_by_instrument": self.trades_by_instrument,
+            "get_user_trades_by_currency": self.trades_by_currency,
+            "get_user_trades_by_instrument_and_time": self.trades_by_instrument,
+            "get_user_trades_by_currency_and_time": self.trades_by_currency,
+        }
+
+    # -- history (the ledger) ----------------------------------------------------------
+
+    def get_order_state(self, client: ApiClient, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            order_id = int(query.get("order_id", ""))
+        except ValueError:
+            raise DeribitError(INVALID_PARAMS, "Invalid params", "order_id") from None
+        record = self.ledger.order(client.account, order_id)
+        if record is None:
+            raise DeribitError(10004, "order_not_found", str(order_id))
+        return self._order_json(record)
+
+    def open_by_instrument(self, client: ApiClient, query: dict[str, str]) -> list[dict[str, Any]]:
+        spec = self.public._instrument(query)
+        return [
+            self._order_json(r)
+            for r in self.ledger.open_orders(client.account)
+            if r.instrument == spec.id
+        ]
+
+    def open_by_currency(self, client: ApiClient, query: dict[str, str]) -> list[dict[str, Any]]:
+        wanted = self._in_currency(query)
+        return [
+            self._order_json(r)
+            for r in self.ledger.open_orders(client.account)
+            if r.instrument in wanted
+        ]
+
+    def trades_by_instrument(self, client: ApiClient, query: dict[str, str]) -> dict[str, Any]:
+        return self._trades(client, query, {self.public._instrument(query).id})
+
+    def trades_by_currency(self, client: ApiClient, query: dict[str, str]) -> dict[str, Any]:
+        return self._trades(client, query, self._in_currency(query))
+
+    def _in_currency(self, query: dict[str, str]) -> set[str]:
+        currency = query.get("currency", "").upper()
+        specs = self.public._specs().values()
+        known = {c["currency"] for c in self.public.get_currencies({})}
+        if currency not in known:
+            raise DeribitError(INVALID_PARAMS, "Invalid params", "currency")
+        return {s.id for s in specs if currency in (s.index.split("-")[0], s.settlement_asset)}
+
+    def _trades(self, client: ApiClient, query: dict[str, str], wanted: set[str]) -> dict[str, Any]:
+        try:
+            count = int(query.get("count", "10"))
+        except ValueError:
+            raise DeribitError(INVALID_PARAMS, "Invalid params", "count") from None
+        count = max(1, min(count, 1_000))
+        specs = self.public._specs()
+        mine = [t for t in self.ledger.trades(client.account) if t.instrument in wanted]
+        shown = [
+            {
+                "trade_id": f"{t.seq}-{t.index}",
+                "trade_seq": t.seq,
+                "order_id": str(t.order_id),
+                "instrument_name": t.instrument,
+                "direction": t.side,
+                "price": _price(specs[t.instrument], t.price),
+                "amount": _amount(specs[t.instrument], t.size),
+                "fee": _price(specs[t.instrument], t.fee),
+                "fee_currency": specs[t.instrument].settlement_asset,
+                "liquidity": "M" if t.maker else "T",
+                "timestamp": t.timestamp_ms,
+            }
+            for t in mine[:count]
+        ]
+        return {"trades": shown, "has_more": len(mine) > count}
+
+    def _order_json(self, record: OrderRecord) -> dict[str, Any]:
+        spec = self.public._specs()[record.instrument]
+        average = record.filled_value // record.filled if record.filled else 0
+        return {
+            "order_id": str(record.order_id),
+            "order_state": record.state,
+            "instrument_name": record.instrument,
+            "direction": record.side,
+            "order_type": record.order_type,
+            "price": _price(spec, record.price),
+            "amount": _amount(spec, record.size),
+            "filled_amount": _amount(spec, record.filled),
+            "average_price": _price(spec, average),
+            "commission": _price(spec, record.fees),
+            "time_in_force": _TIF_NAMES[record.time_in_force],
+            "post_only": record.post_only,
+            "reduce_only": record.reduce_only,
+            "label": record.label,
+            "creation_timestamp": record.created_ms,
+            "last_update_timestamp": record.updated_ms,
+            "api": True,
         }
 
     # -- signing and submitting ---------------------------------------------------

@@ -27,8 +27,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from clearhouse.core import Accepted, Transaction
-from clearhouse.journal import Receipt
+from clearhouse.core import Accepted
+from clearhouse.sequencer import Committed
 
 _LATENCY_BUCKETS = (
     0.0005,
@@ -101,11 +101,11 @@ class VenueMetrics:
             gauge = Gauge(f"clearhouse_{name}", name.replace("_", " "), registry=self.registry)
             gauge.set_function(read)
 
-    def committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
+    def committed(self, committed: list[Committed]) -> None:
         """The sequencer's commit listener (on the commit thread: counters only)."""
         self.batch.observe(len(committed))
         accepted = 0
-        for _, receipt in committed:
+        for _, receipt, _ in committed:
             outcome = receipt.outcome
             if isinstance(outcome, Accepted):
                 accepted += 1

@@ -32,11 +32,11 @@ from clearhouse.auth.signing import Signer
 from clearhouse.auth.verifier import BatchVerifier, VerifierPool
 from clearhouse.core import ErrorCode, Genesis, Instrument, Rejection, Transaction
 from clearhouse.core.views import AccountView, Depth, MarkView
-from clearhouse.journal import InclusionProof, Journal, JournalStore, Receipt
+from clearhouse.journal import InclusionProof, Journal, JournalStore
 from clearhouse.journal.entry import entry_bytes
 from clearhouse.journal.urls import open_store
 from clearhouse.keepers import Keeper
-from clearhouse.sequencer import Sequencer, Ticket
+from clearhouse.sequencer import Committed, Sequencer, Ticket
 from clearhouse.service.errors import ApiError, ServiceErrorCode
 
 log = logging.getLogger("clearhouse.service")
@@ -68,7 +68,7 @@ class VenueRuntime:
         self.journal = journal
         self.shed_at = max(1, int(in_flight_max * SHED_FRACTION))
         self.genesis: Genesis = journal.genesis
-        self.listeners: list[Callable[[list[tuple[Transaction, Receipt]]], None]] = []
+        self.listeners: list[Callable[[list[Committed]], None]] = []
         """Called with every commit's journaled transactions and receipts, on the
         commit thread: each must return at once (the streams hand off to a loop)."""
         self.stage_listeners: list[Callable[[str, float, int], None]] = []
@@ -187,7 +187,7 @@ class VenueRuntime:
         """The venue's clock (the sequencer's time source)."""
         return self._clock()
 
-    def _committed(self, committed: list[tuple[Transaction, Receipt]]) -> None:
+    def _committed(self, committed: list[Committed]) -> None:
         for listener in self.listeners:
             listener(committed)
 
@@ -259,6 +259,11 @@ class VenueRuntime:
             return self.journal.engine.nonce_high(public_key)
 
     # -- reads of the record ---------------------------------------------------------
+
+    def fold_record(self, fold: Callable[[JournalStore], None]) -> None:
+        """Let `fold` read the whole record on the read-only connection (at start)."""
+        with self._reader_lock:
+            fold(self._reader)
 
     def latest_checkpoint(self) -> tuple[int, bytes]:
         with self._reader_lock:

@@ -45,6 +45,7 @@ from clearhouse.core import (
 from clearhouse.core.authority import owner_of
 from clearhouse.core.events import TradeExecuted
 from clearhouse.journal import Receipt
+from clearhouse.sequencer import Committed
 from clearhouse.service.wire import receipt_body
 
 QUEUE_MESSAGES_MAX = 10_000
@@ -118,16 +119,16 @@ class Broadcaster:
 
     # -- the feed ----------------------------------------------------------------------
 
-    def on_commit(self, committed: list[tuple[Transaction, Receipt]]) -> None:
+    def on_commit(self, committed: list[Committed]) -> None:
         """The sequencer's commit listener: hands the batch to the loop and returns."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._dispatch, committed)
 
-    def _dispatch(self, committed: list[tuple[Transaction, Receipt]]) -> None:
+    def _dispatch(self, committed: list[Committed]) -> None:
         subscribers = self._subscribers
         orders = self._orders
-        for tx, receipt in committed:
+        for tx, receipt, _ in committed:
             outcome = receipt.outcome
             events = outcome.events if isinstance(outcome, Accepted) else []
             mine: dict[str, list[Any]] = {}

@@ -205,7 +205,7 @@ AUDIT_API = [
 
 PACKAGE_API = ["CORE_BUILD", "__version__"]
 
-SEQUENCER_API = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Sequencer", "Ticket"]
+SEQUENCER_API = ["BATCH_TXS_MAX", "IN_FLIGHT_TXS_MAX", "Committed", "Sequencer", "Ticket"]
 
 PACKAGES = [
     pytest.param("clearhouse.core", CORE_API, id="clearhouse.core"),

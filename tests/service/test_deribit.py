@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import ccxt
 import httpx
 import pytest
 from served import Server
-from test_serve import USD, fund_and_mark, lift
+from test_serve import USD, fund_and_mark, funded, lift
 
 from clearhouse.client import VenueClient
 from clearhouse.core import PlaceOrder, Side, TimeInForce
@@ -212,3 +213,41 @@ def test_ccxt_places_fills_and_cancels_orders_as_an_api_client(serve: type[Serve
     # Every one of those was signed by alice's sub-key and journaled as such.
     with VenueClient(server.url) as reader:
         assert reader.account("alice")["positions"][0]["size"] == 20
+
+
+def test_ccxt_reads_open_orders_order_state_and_its_trades_across_a_restart(
+    serve: type[Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "venue"
+    server = funded(serve, data)
+    with VenueClient(server.url, signer_for("maker-a")) as maker:
+        maker.submit(PlaceOrder("maker-a", "BTC-PERP", Side.BUY, 30, price=99_500 * USD))
+    keys = add_api_client(server, "alice")
+    symbol = "BTC/USDC:USDC"
+
+    def connected(url: str) -> ccxt.deribit:
+        exchange = ccxt.deribit({"apiKey": keys["client_id"], "secret": keys["client_secret"]})
+        exchange.urls["api"] = {"rest": url}
+        exchange.load_markets()
+        return exchange
+
+    exchange = connected(server.url)
+    resting = exchange.create_order(symbol, "limit", "sell", 0.05, 100_500.0, {"label": "ask-1"})
+    sold = exchange.create_order(symbol, "limit", "sell", 0.02, 99_500.0)  # fills the bid
+    assert sold["status"] == "closed"
+    server.terminate()
+    again = serve(data)  # the ledger is folded from the record on start
+    exchange = connected(again.url)
+    open_orders = exchange.fetch_open_orders(symbol)
+    assert [(o["id"], o["amount"], o["filled"], o["price"]) for o in open_orders] == [
+        (resting["id"], 0.05, 0.0, 100_500.0)
+    ]
+    state = exchange.fetch_order(sold["id"], symbol)
+    assert (state["status"], state["filled"], state["average"]) == ("closed", 0.02, 99_500.0)
+    trades = exchange.fetch_my_trades(symbol)
+    assert [(t["side"], t["amount"], t["price"], t["order"]) for t in trades] == [
+        ("sell", 0.02, 99_500.0, sold["id"])
+    ]
+    assert abs(trades[0]["timestamp"] - exchange.milliseconds()) < 120_000
+    exchange.cancel_all_orders(symbol)
+    assert exchange.fetch_open_orders(symbol) == []

@@ -35,6 +35,13 @@ def fund_and_mark(url: str) -> None:
         assert oracle.submit(update).accepted
 
 
+def funded(serve: type[Server], data: Path) -> Server:
+    """A served venue on `data`, its traders funded and BTC marked at 100,000."""
+    server = serve(data)
+    fund_and_mark(server.url)
+    return server
+
+
 def lift(url: str, account: str, size: int, price: int) -> ApiReceipt:
     """`account` buys `size` at up to `price`, what rests there and no more (IOC)."""
     with VenueClient(url, signer_for(account)) as taker:
@@ -86,8 +93,7 @@ def test_sigterm_drains_and_a_restart_recovers_the_same_state(
     serve: type[Server], tmp_path: Path
 ) -> None:
     data = tmp_path / "venue"
-    server = serve(data)
-    fund_and_mark(server.url)
+    server = funded(serve, data)
     with VenueClient(server.url, signer_for("bob")) as bob:
         resting = bob.submit(PlaceOrder("bob", "BTC-PERP", Side.BUY, 50, price=99_000 * USD))
         assert resting.accepted

@@ -1,0 +1,204 @@
+"""Every account's orders and trades as the record tells them, for order-state
+and trade-history queries (Deribit's get_order_state, get_open_orders_*,
+get_user_trades_*).
+
+The engine keeps what it needs to match (an order's remaining size), not its
+history (the size it was placed with, what filled, at what average). The ledger
+folds the journal's outcomes into that history: read from the record when the
+venue starts, then fed each commit by the sequencer's listener, on the commit
+thread (a few dictionary updates per event). Its memory grows with the orders
+and trades the venue has seen; closed orders and trades past
+`CLOSED_ORDERS_MAX` and `TRADES_MAX` per account are forgotten, oldest first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from clearhouse.core import (
+    Accepted,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderReduced,
+    TradeExecuted,
+)
+from clearhouse.journal import JournalStore
+from clearhouse.journal.journal import outcome_of
+from clearhouse.sequencer import Committed
+
+CLOSED_ORDERS_MAX = 1_000
+TRADES_MAX = 10_000
+
+
+@dataclass
+class OrderRecord:
+    order_id: int
+    account: str
+    instrument: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: int
+    size: int
+    post_only: bool
+    reduce_only: bool
+    label: str
+    created_ms: int
+    updated_ms: int
+    """The sequencer's time of the order's first and latest event, milliseconds."""
+    remaining: int
+    filled: int = 0
+    filled_value: int = 0
+    """Sum of price times size over the fills, for the average price."""
+    fees: int = 0
+    state: str = "open"
+    """open, filled or cancelled."""
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    seq: int
+    timestamp_ms: int
+    index: int
+    instrument: str
+    order_id: int
+    side: str
+    price: int
+    size: int
+    fee: int
+    maker: bool
+
+
+@dataclass
+class _Account:
+    open: dict[int, OrderRecord] = field(default_factory=dict)
+    closed: deque[OrderRecord] = field(default_factory=lambda: deque(maxlen=CLOSED_ORDERS_MAX))
+    trades: deque[TradeRecord] = field(default_factory=lambda: deque(maxlen=TRADES_MAX))
+
+
+class OrderLedger:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, _Account] = {}
+        self._orders: dict[int, OrderRecord] = {}
+        """Open orders by id."""
+
+    def load(self, store: JournalStore) -> None:
+        """Fold the whole record in (at start, before the sequencer runs)."""
+        for entry in store.read():
+            outcome = outcome_of(entry)
+            if isinstance(outcome, Accepted):
+                self._fold(entry.seq, entry.timestamp_ns, outcome.events)
+
+    def committed(self, committed: list[Committed]) -> None:
+        for _, receipt, stamp in committed:
+            outcome = receipt.outcome
+            if isinstance(outcome, Accepted):
+                self._fold(receipt.seq, stamp, outcome.events)
+
+    def _fold(self, seq: int, stamp_ns: int, events: list[Event]) -> None:
+        stamp = stamp_ns // 10**6
+        with self._lock:
+            for index, event in enumerate(events):
+                if isinstance(event, OrderAccepted):
+                    record = OrderRecord(
+                        event.order_id,
+                        event.account,
+                        event.instrument,
+                        event.side.value,
+                        event.order_type.value,
+                        event.time_in_force.value,
+                        event.price,
+                        event.size,
+                        event.post_only,
+                        event.reduce_only,
+                        event.client_order_id,
+                        stamp,
+                        stamp,
+                        event.size,
+                    )
+                    self._orders[event.order_id] = record
+                    self._account(event.account).open[event.order_id] = record
+                elif isinstance(event, TradeExecuted):
+                    for order_id, account, fee, maker in (
+                        (event.maker_order_id, event.maker_account, event.maker_fee, True),
+                        (event.taker_order_id, event.taker_account, event.taker_fee, False),
+                    ):
+                        found = self._orders.get(order_id)
+                        if found is not None:
+                            found.filled += event.size
+                            found.filled_value += event.price * event.size
+                            found.fees += fee
+                            found.remaining -= event.size
+                            found.updated_ms = stamp
+                            if found.remaining <= 0:
+                                self._close(found, "filled")
+                        side = event.taker_side.value
+                        if maker:
+                            side = "sell" if side == "buy" else "buy"
+                        trade = TradeRecord(
+                            seq,
+                            stamp,
+                            index,
+                            event.instrument,
+                            order_id,
+                            side,
+                            event.price,
+                            event.size,
+                            fee,
+                            maker,
+                        )
+                        self._account(account).trades.append(trade)
+                elif isinstance(event, OrderCancelled):
+                    found = self._orders.get(event.order_id)
+                    if found is not None:
+                        found.updated_ms = stamp
+                        self._close(found, "filled" if found.filled == found.size else "cancelled")
+                elif isinstance(event, (OrderReduced, OrderAmended)):
+                    found = self._orders.get(event.order_id)
+                    if found is not None:
+                        found.remaining = event.remaining
+                        found.updated_ms = stamp
+                        if isinstance(event, OrderAmended):
+                            found.price = event.price
+                            found.size = found.filled + event.remaining
+
+    def _account(self, account: str) -> _Account:
+        found = self._accounts.get(account)
+        if found is None:
+            found = self._accounts[account] = _Account()
+        return found
+
+    def _close(self, record: OrderRecord, state: str) -> None:
+        record.state = state
+        self._orders.pop(record.order_id, None)
+        book = self._account(record.account)
+        if book.open.pop(record.order_id, None) is not None:
+            book.closed.append(record)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def order(self, account: str, order_id: int) -> OrderRecord | None:
+        with self._lock:
+            book = self._accounts.get(account)
+            if book is None:
+                return None
+            found = book.open.get(order_id)
+            if found is None:
+                found = next((o for o in book.closed if o.order_id == order_id), None)
+            return None if found is None else OrderRecord(**vars(found))
+
+    def open_orders(self, account: str) -> list[OrderRecord]:
+        with self._lock:
+            book = self._accounts.get(account)
+            return [] if book is None else [OrderRecord(**vars(o)) for o in book.open.values()]
+
+    def trades(self, account: str) -> list[TradeRecord]:
+        """Newest first."""
+        with self._lock:
+            book = self._accounts.get(account)
+            return [] if book is None else list(reversed(book.trades))
