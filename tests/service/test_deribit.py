@@ -249,5 +249,11 @@ def test_ccxt_reads_open_orders_order_state_and_its_trades_across_a_restart(
         ("sell", 0.02, 99_500.0, sold["id"])
     ]
     assert abs(trades[0]["timestamp"] - exchange.milliseconds()) < 120_000
+    edited = exchange.edit_order(resting["id"], symbol, "limit", "sell", 0.03, 101_000.0)
+    assert (edited["amount"], edited["price"], edited["status"]) == (0.03, 101_000.0, "open")
+    with VenueClient(again.url) as reader:
+        assert reader.book("BTC-PERP")["asks"] == [[101_000 * USD, 30, 1]]
     exchange.cancel_all_orders(symbol)
     assert exchange.fetch_open_orders(symbol) == []
+    with pytest.raises(ccxt.InvalidOrder):  # no longer open
+        exchange.edit_order(resting["id"], symbol, "limit", "sell", 0.03, 101_500.0)
