@@ -58,6 +58,7 @@ INVALID_INSTRUMENT = 10020
 INVALID_CREDENTIALS = 13004
 UNAUTHORIZED = 13009
 TOKEN_LIFETIME_S = 900
+REFRESH_LIFETIME_S = 7 * 24 * 3600
 SIGNATURE_WINDOW_MS = 60_000
 
 
@@ -135,7 +136,7 @@ class Sessions:
         self.clients = clients
         self._lock = threading.Lock()
         self._access: dict[str, tuple[str, float]] = {}
-        self._refresh: dict[str, str] = {}
+        self._refresh: dict[str, tuple[str, float]] = {}
         self._nonces: dict[tuple[str, str], float] = {}
 
     def client(self, client_id: str) -> ApiClient:
@@ -146,9 +147,13 @@ class Sessions:
 
     def grant(self, client: ApiClient) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        now = time.monotonic()
         with self._lock:
-            self._access[access] = (client.client_id, time.monotonic() + TOKEN_LIFETIME_S)
-            self._refresh[refresh] = client.client_id
+            if len(self._access) + len(self._refresh) > 100_000:  # forget the expired
+                self._access = {k: v for k, v in self._access.items() if v[1] > now}
+                self._refresh = {k: v for k, v in self._refresh.items() if v[1] > now}
+            self._access[access] = (client.client_id, now + TOKEN_LIFETIME_S)
+            self._refresh[refresh] = (client.client_id, now + REFRESH_LIFETIME_S)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -159,10 +164,10 @@ class Sessions:
 
     def refreshed(self, token: str) -> ApiClient:
         with self._lock:
-            client_id = self._refresh.pop(token, None)
-        if client_id is None:
+            found = self._refresh.pop(token, None)
+        if found is None or found[1] < time.monotonic():
             raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "unknown refresh_token")
-        return self.client(client_id)
+        return self.client(found[0])
 
     def bearer(self, token: str) -> ApiClient:
         with self._lock:

@@ -49,6 +49,10 @@ from clearhouse.sequencer import Committed
 from clearhouse.service.wire import receipt_body
 
 QUEUE_MESSAGES_MAX = 10_000
+ORDER_OWNERS_MAX = 1_000_000
+"""Order ids whose owner the broadcaster remembers, newest kept: an order older than
+that still shows its trades to its owner (a trade names both accounts), but not
+its reductions and amendments."""
 BOOK_LEVELS = 10
 CHANNEL_KINDS = ("trades", "book", "marks", "orders", "liquidations")
 
@@ -135,8 +139,12 @@ class Broadcaster:
             for event in events:
                 if isinstance(event, OrderAccepted):
                     orders[event.order_id] = event.account
+                    if len(orders) > ORDER_OWNERS_MAX:
+                        del orders[next(iter(orders))]  # ids grow: the first is the oldest
                     self._book_touched(event.instrument)
                 elif isinstance(event, TradeExecuted):
+                    # A maker's order placed before this venue started: its owner is
+                    # learnt from its first fill.
                     orders.setdefault(event.maker_order_id, event.maker_account)
                     self._trade(receipt.seq, event)
                     self._book_touched(event.instrument)
