@@ -7,10 +7,10 @@ takes. Reads of the record (entries, stored checkpoints) go through a second,
 read-only connection to the store, so they never share the writer's connection or
 its open transaction.
 
-Reads show the engine as applied, which may run a commit (a few milliseconds)
-ahead of the record: a transaction shown there and not yet acknowledged is
-either acknowledged soon or, if the venue stops first, absent after recovery.
-Receipts and proofs are only ever of what is durable.
+The engine runs a commit (a few milliseconds) ahead of the record, so a view read
+from it is answered only once the record has caught up with what the view shows
+(`_durable_read`): no reader ever sees a transaction that a crash could still
+undo. Receipts and proofs are only ever of what is durable too.
 
 Chores, on one thread: every `checkpoint_interval_s` a signed checkpoint of
 everything durable, when the record has grown (through the sequencer, whose
@@ -25,12 +25,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from clearhouse.audit.proofs import proof_to_json
 from clearhouse.auth.signing import Signer
 from clearhouse.auth.verifier import BatchVerifier, VerifierPool
-from clearhouse.core import ErrorCode, Genesis, Instrument, Rejection, Transaction
+from clearhouse.core import Engine, ErrorCode, Genesis, Instrument, Rejection, Transaction
 from clearhouse.core.views import AccountView, Depth, MarkView
 from clearhouse.journal import InclusionProof, Journal, JournalStore
 from clearhouse.journal.entry import entry_bytes
@@ -40,7 +40,10 @@ from clearhouse.sequencer import Committed, Sequencer, Ticket
 from clearhouse.service.errors import ApiError, ServiceErrorCode
 
 log = logging.getLogger("clearhouse.service")
+_T = TypeVar("_T")
 
+READ_WAIT_S = 5.0
+"""How long a read waits for the record to catch up before NOT_READY."""
 CHECKPOINT_INTERVAL_S = 1.0
 KEEPER_INTERVAL_S = 1.0
 IN_FLIGHT_MAX = 100_000
@@ -71,6 +74,8 @@ class VenueRuntime:
         self.listeners: list[Callable[[list[Committed]], None]] = []
         """Called with every commit's journaled transactions and receipts, on the
         commit thread: each must return at once (the streams hand off to a loop)."""
+        self._caught_up = threading.Condition()
+        """Notified after every commit, for reads waiting on the record."""
         self.stage_listeners: list[Callable[[str, float, int], None]] = []
         """Told each sequencer stage's time per batch (metrics), on its thread."""
         self.sequencer = Sequencer(
@@ -188,6 +193,8 @@ class VenueRuntime:
         return self._clock()
 
     def _committed(self, committed: list[Committed]) -> None:
+        with self._caught_up:
+            self._caught_up.notify_all()
         for listener in self.listeners:
             listener(committed)
 
@@ -229,23 +236,39 @@ class VenueRuntime:
         with self.journal.lock:
             return self.journal.engine.instruments()
 
+    def _durable_read(self, read: Callable[[Engine], _T]) -> _T:
+        """`read(engine)` under the journal's lock, answered once everything it may
+        show is durable."""
+        journal = self.journal
+        with journal.lock:
+            value = read(journal.engine)
+            shown = journal.engine.seq
+        if journal.durable_seq < shown:
+            with self._caught_up:
+                caught_up = self._caught_up.wait_for(
+                    lambda: journal.durable_seq >= shown or journal.stopped is not None,
+                    READ_WAIT_S,
+                )
+            if not caught_up or journal.durable_seq < shown:
+                raise ApiError(
+                    ServiceErrorCode.NOT_READY, "the record is not keeping up: try again"
+                )
+        return value
+
     def account(self, account_id: str) -> AccountView:
-        with self.journal.lock:
-            view = self.journal.engine.account(account_id)
+        view = self._durable_read(lambda engine: engine.account(account_id))
         if view is None:
             raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
         return view
 
     def depth(self, instrument: str, levels: int) -> Depth:
-        with self.journal.lock:
-            depth = self.journal.engine.depth(instrument, levels)
+        depth = self._durable_read(lambda engine: engine.depth(instrument, levels))
         if isinstance(depth, Rejection):
             raise ApiError(depth.code, depth.message)
         return depth
 
     def marks(self, instrument: str) -> MarkView:
-        with self.journal.lock:
-            marks = self.journal.engine.marks(instrument)
+        marks = self._durable_read(lambda engine: engine.marks(instrument))
         if isinstance(marks, Rejection):
             raise ApiError(marks.code, marks.message)
         return marks

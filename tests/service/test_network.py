@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import ssl
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -110,3 +111,31 @@ def test_requests_are_shed_with_busy_before_the_queue_is_full(tmp_path: Path) ->
             headers={"content-type": "application/msgpack"},
         )
         assert again.status_code == 200 and again.json()["seq"] == 9
+
+
+def test_a_read_waits_until_what_it_shows_is_durable(tmp_path: Path) -> None:
+    genesis = standard_genesis(["alice"])
+    store = _GatedStore(tmp_path / "journal.db")
+    journal = Journal(store, genesis, signer_for("operator"), "operator")
+    reader = SqliteJournal(tmp_path / "journal.db", read_only=True)
+    runtime = VenueRuntime(journal, reader)
+    custody = Client(signer_for(CUSTODIAN), genesis.venue_id)
+    deposit = custody.sign(Deposit("alice", "USDC", 10**6), time.time_ns())
+    with TestClient(create_app(runtime)):
+        store.gate.clear()
+        try:
+            (ticket,) = runtime.submit_many([deposit])
+            deadline = time.monotonic() + 30
+            while runtime.status()["seq"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)  # applied, and held before the disk
+            answers: list[object] = []
+            read = threading.Thread(target=lambda: answers.append(runtime.account("alice")))
+            read.start()
+            read.join(timeout=0.5)
+            assert read.is_alive() and answers == []  # alice is only in the engine yet
+        finally:
+            store.gate.set()
+        read.join(timeout=30)
+        assert ticket.result(timeout=30).journaled
+        (view,) = answers
+        assert view.cash == 10**6  # type: ignore[attr-defined]
