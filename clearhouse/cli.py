@@ -147,12 +147,7 @@ def bench_core(
     from clearhouse.bench import run_core_bench
 
     result = run_core_bench(orders, seed, sweep_every)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console = Console()
-    for key, value in result.items():
-        console.print(f"{key:>12}: {value}")
+    _show(result, as_json, width=12)
 
 
 @bench_app.command("margin")
@@ -169,12 +164,7 @@ def bench_margin(
     from clearhouse.bench.margin_bench import run_margin_bench
 
     result = run_margin_bench(accounts, seed)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console = Console()
-    for key, value in result.items():
-        console.print(f"{key:>22}: {value}")
+    _show(result, as_json, width=22)
 
 
 @bench_app.command("verify")
@@ -197,12 +187,7 @@ def bench_verify(
     from clearhouse.bench.verify_bench import run_verify_bench
 
     result = run_verify_bench(count, workers or None, chunk_txs or None, repeat)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console = Console()
-    for key, value in result.items():
-        console.print(f"{key:>26}: {value}")
+    _show(result, as_json, width=26)
 
 
 @bench_app.command("journal")
@@ -221,13 +206,7 @@ def bench_journal(
     result = run_journal_bench(postgres or None, leaves)
     if result.get("postgres_skipped"):
         typer.echo(f"note: PostgreSQL skipped: {result['postgres_skipped']}", err=True)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console = Console()
-    for key, value in result.items():
-        if key != "merkle":
-            console.print(f"{key:>32}: {value}")
+    _show(result, as_json, width=32, hidden=("merkle",))
 
 
 class VerifierKind(StrEnum):
@@ -262,12 +241,7 @@ def bench_pipeline(
     )
     if result.get("postgres_skipped"):
         typer.echo(f"note: PostgreSQL skipped: {result['postgres_skipped']}", err=True)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console = Console()
-    for key, value in result.items():
-        console.print(f"{key:>32}: {value}")
+    _show(result, as_json, width=32)
 
 
 @bench_app.command("serve")
@@ -296,12 +270,20 @@ def bench_serve(
     result = run_serve_bench(
         orders, seed, clients, connections, frame_orders, frames_in_flight, rest_concurrency
     )
+    _show(result, as_json, width=32)
+
+
+def _show(
+    result: dict[str, Any], as_json: bool, *, width: int, hidden: tuple[str, ...] = ()
+) -> None:
+    """A benchmark's figures: one JSON object, or a line per figure for people."""
     if as_json:
         typer.echo(json.dumps(result))
         return
     console = Console()
     for key, value in result.items():
-        console.print(f"{key:>32}: {value}")
+        if key not in hidden:
+            console.print(f"{key:>{width}}: {value}")
 
 
 def main() -> None:

@@ -33,16 +33,11 @@ from clearhouse.auth.signing import Signer, auth_message
 from clearhouse.core import Accepted, Payload, Transaction
 from clearhouse.core.codec import canonical_transaction, encode
 from clearhouse.journal.checkpoint import NoteVerifier
+from clearhouse.service.wire import ErrorDetail
 from clearhouse.venue import Client
 
 TIMEOUT_S = 30.0
 _MSGPACK = {"content-type": "application/msgpack"}
-
-
-class ErrorInfo(msgspec.Struct, frozen=True):
-    code: int
-    name: str
-    message: str
 
 
 class ApiReceipt(msgspec.Struct, frozen=True):
@@ -54,7 +49,7 @@ class ApiReceipt(msgspec.Struct, frozen=True):
     chain_head: str
     status: str
     events: list[dict[str, Any]] = []
-    error: ErrorInfo | None = None
+    error: ErrorDetail | None = None
     tx: bytes = b""
     """The canonical bytes of the transaction this answers (set by the client)."""
 

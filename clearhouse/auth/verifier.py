@@ -92,7 +92,25 @@ def verify_encoded(domain: bytes, blobs: Sequence[bytes]) -> bytes:
     return bytes(verdicts)
 
 
-class _ExecutorVerifier:
+class _ClosedOnExit:
+    """`with verifier:` closes it on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _ExecutorVerifier(_ClosedOnExit):
     """What both verifiers share: batches cut into chunks, each verified on the
     executor by the same functions as in process, verdicts back in order."""
 
@@ -150,23 +168,12 @@ class _ExecutorVerifier:
             raise RuntimeError(self._closed_message)
         return self._executor
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._executor is None else "open"
         return f"{type(self).__name__}(workers={self.workers}, {state})"
 
 
-class VerifierPool:
+class VerifierPool(_ClosedOnExit):
     """Worker processes verifying transaction signatures in batches, each worker on
     a pipe of its own.
 
@@ -296,17 +303,6 @@ class VerifierPool:
             self._workers.clear()
         for worker in workers:
             worker.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
