@@ -19,6 +19,7 @@ from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
+from clearhouse.accounts_cli import accounts_app
 from clearhouse.api_keys_cli import api_keys_app
 from clearhouse.audit_cli import audit_app, replay_command
 from clearhouse.cli_params import INT64_MAX, WORKERS_MAX, output_file
@@ -78,6 +79,7 @@ app.add_typer(genesis_app, name="genesis")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(accounts_app, name="accounts")
 app.command("replay")(replay_command)
 
 

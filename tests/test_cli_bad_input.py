@@ -62,6 +62,9 @@ VERIFY = (*JOURNAL, "--operator-key", OPERATOR_KEY)
 PASS = ("--passphrase-env", PASSPHRASE_ENV)
 WEAK_KEY = "gov:governor:" + "00" * 32
 """A genesis key of small order."""
+NOWHERE = ("--venue", "http://127.0.0.1:1")
+"""A venue that does not answer: nothing listens on port 1."""
+OWNER_KEY = ("carol", "--public-key", signer_for("carol").public_key().hex())
 
 BAD_INPUT: dict[str, Case] = {
     "demo": Case(bad=((("--journal", GARBAGE + "/j.db"), "is not a folder"),)),
@@ -147,6 +150,50 @@ BAD_INPUT: dict[str, Case] = {
                 "cannot reach",
             ),
             (("--account", "alice", "--data", GARBAGE), "data folder"),
+            (("--account", "alice", "--data", FOLDER, "--allow-ip", "10.0.0.0/33"), "--allow-ip"),
+            (("--account", "alice", "--data", FOLDER, "--orders-per-s", "0"), "--orders-per-s"),
+            (
+                ("--account", "alice", "--data", FOLDER, "--owner-key", "nobody"),
+                "--keystore",
+            ),
+            (
+                (
+                    *("--account", "alice", "--data", FOLDER, "--owner-key", "nobody"),
+                    *("--keystore", FOLDER, *PASS),
+                ),
+                "key_not_found",
+            ),
+        ),
+    ),
+    "api-keys revoke": Case(
+        base=("0123abcd", "--data", FOLDER, "--venue", "http://127.0.0.1:1"),
+        bad=(
+            (("0123abcd", "--data", FOLDER), "no API client"),
+            (("0123abcd", "--data", GARBAGE), "data folder"),
+            (("0123abcd", "--data", FOLDER, "--keystore", GARBAGE), "--keystore"),
+        ),
+    ),
+    "accounts add": Case(
+        base=(*OWNER_KEY, *NOWHERE),
+        bad=(
+            (("carol", "--public-key", "xyz", *NOWHERE), "is not hex"),
+            (("carol", "--public-key", "ab" * 31, *NOWHERE), "31 bytes"),
+            (("carol", "--public-key", "00" * 32, *NOWHERE), "small order"),
+            (("no owner", "--public-key", "ab" * 32, *NOWHERE), "OWNER"),
+            (("carol", *NOWHERE), "--public-key/--new-key"),
+            ((*OWNER_KEY, "--role", "governor"), "--role"),
+            ((*OWNER_KEY, *NOWHERE), "cannot reach"),
+            ((*OWNER_KEY, "--venue", "nowhere"), "cannot reach"),
+            ((*OWNER_KEY, "--governor-key", "gov-1", "--keystore", FOLDER, *PASS), "key_not_found"),
+            ((*OWNER_KEY, "--governor-key", "g", "--governor-key", "g"), "named twice"),
+            (("carol", "--new-key", "Bad Name", "--keystore", FOLDER, *PASS), "invalid_name"),
+        ),
+    ),
+    "accounts execute": Case(
+        base=("1", *NOWHERE),
+        bad=(
+            (("1", *NOWHERE), "cannot reach"),
+            (("1", "--governor-key", "gov-1", "--keystore", FOLDER, *PASS), "key_not_found"),
         ),
     ),
     "serve": Case(
@@ -274,7 +321,12 @@ def test_integers_beyond_their_bounds_are_refused(path: str, places: dict[str, s
     for param in int_options(COMMANDS[path]):
         name = option_name(param)
         for value in (param.min - 1, param.max + 1, HUGE, "-" + HUGE, "ten"):
-            refused(path, [*base, name, str(value)], name)
+            if param.param_type_name == "argument":
+                # An integer argument leads its command's base; after `--` a negative
+                # value is read as the argument, not as an option.
+                refused(path, [*base[1:], "--", str(value)], param.metavar)
+            else:
+                refused(path, [*base, name, str(value)], name)
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))

@@ -58,7 +58,7 @@ from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError, Receipt
 from clearhouse.service.api_clients import ApiClients
-from clearhouse.service.deribit import LastTrades, deribit_handlers
+from clearhouse.service.deribit import deribit_handlers
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
@@ -218,8 +218,6 @@ def create_app(
 
     hub = Broadcaster(runtime.depth)
     runtime.listeners.append(hub.on_commit)
-    trades = LastTrades()
-    runtime.listeners.append(trades.committed)
     metrics = VenueMetrics()
     runtime.listeners.append(metrics.committed)
     runtime.stage_listeners.append(metrics.staged)
@@ -261,7 +259,7 @@ def create_app(
             websocket_handler(runtime, hub, metrics),
             metrics_page,
             dashboard,
-            *deribit_handlers(runtime, trades, api_clients),
+            *deribit_handlers(runtime, api_clients),
         ],
         middleware=[metrics.middleware],
         state=State({"metrics": metrics}),

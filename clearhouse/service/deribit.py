@@ -22,7 +22,9 @@ nonce never seen twice in that window):
     (currency, kind), get_position (instrument_name)
 
 A client id is an API client of `clearhouse api-keys add` (`api_clients.py`);
-order entry is in `deribit_orders.py`. The JSON-RPC WebSocket comes next.
+every request of one passes `Sessions.admit` (still in the store, from an
+allowed address, within its rates: `forbidden`, `too_many_requests`). Order
+entry is in `deribit_orders.py`, JSON-RPC over WebSocket in `deribit_ws.py`.
 """
 
 from __future__ import annotations
@@ -38,14 +40,14 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from clearhouse.core import Instrument, Kind, TradeExecuted
-from clearhouse.core.outcomes import Accepted
+from clearhouse.core import Instrument, Kind
 from clearhouse.core.views import AccountView
-from clearhouse.sequencer import Committed
-from clearhouse.service.api_clients import ApiClient, ApiClients
+from clearhouse.service.api_clients import BURST_S, ApiClient, ApiClients
 from clearhouse.service.errors import ApiError
+from clearhouse.service.folds import Fold, commit_listener, fold_record
 from clearhouse.service.order_ledger import OrderLedger
 from clearhouse.service.runtime import VenueRuntime
+from clearhouse.service.trade_stats import DayStats, TradeStats
 
 PERPETUAL_EXPIRY_MS = 32_503_708_800_000
 """What Deribit gives as a perpetual's expiration_timestamp (year 3000)."""
@@ -57,9 +59,34 @@ METHOD_NOT_FOUND = -32601
 INVALID_INSTRUMENT = 10020
 INVALID_CREDENTIALS = 13004
 UNAUTHORIZED = 13009
+FORBIDDEN = 13021
+TOO_MANY_REQUESTS = 10028
+MATCHING_METHODS = frozenset(
+    ("buy", "sell", "edit", "cancel", "cancel_all", "cancel_all_by_instrument")
+)
+"""Requests that reach the matching engine: rated by `ApiClient.orders_per_s`."""
 TOKEN_LIFETIME_S = 900
 REFRESH_LIFETIME_S = 7 * 24 * 3600
 SIGNATURE_WINDOW_MS = 60_000
+
+
+class _Bucket:
+    """A token bucket: `rate` a second, holding up to `BURST_S` seconds' worth."""
+
+    __slots__ = ("level", "rate", "stamp")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.level = rate * BURST_S
+        self.stamp = time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.level = min(self.rate * BURST_S, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.level < 1:
+            return False
+        self.level -= 1
+        return True
 
 
 class DeribitError(Exception):
@@ -68,21 +95,6 @@ class DeribitError(Exception):
         self.code = code
         self.message = message
         self.reason = reason
-
-
-class LastTrades:
-    """The last trade price per instrument, kept from the commit feed."""
-
-    def __init__(self) -> None:
-        self.prices: dict[str, int] = {}
-
-    def committed(self, committed: list[Committed]) -> None:
-        for _, receipt, _ in committed:
-            outcome = receipt.outcome
-            if isinstance(outcome, Accepted):
-                for event in outcome.events:
-                    if isinstance(event, TradeExecuted):
-                        self.prices[event.instrument] = event.price
 
 
 def _underlying(spec: Instrument) -> str:
@@ -138,12 +150,66 @@ class Sessions:
         self._access: dict[str, tuple[str, float]] = {}
         self._refresh: dict[str, tuple[str, float]] = {}
         self._nonces: dict[tuple[str, str], float] = {}
+        self._buckets: dict[tuple[str, bool], _Bucket] = {}
 
     def client(self, client_id: str) -> ApiClient:
         found = self.clients.get(client_id) if self.clients is not None else None
         if found is None:
             raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "unknown client_id")
         return found
+
+    def authenticate(self, query: dict[str, str]) -> ApiClient:
+        """The client a `public/auth` request proves itself to be, by any grant."""
+        grant = query.get("grant_type")
+        if grant == "client_credentials":
+            client = self.client(query.get("client_id", ""))
+            if not hmac.compare_digest(client.client_secret, query.get("client_secret", "")):
+                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "client_secret")
+            return client
+        if grant == "client_signature":
+            client = self.client(query.get("client_id", ""))
+            stamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+            text = f"{stamp}\n{nonce}\n{query.get('data', '')}"
+            if (
+                not stamp.isdigit()
+                or abs(int(stamp) - time.time_ns() // 10**6) > SIGNATURE_WINDOW_MS
+            ):
+                raise DeribitError(UNAUTHORIZED, "unauthorized", "timestamp is not within 60 s")
+            if not hmac.compare_digest(
+                _hmac(client.client_secret, text), query.get("signature", "")
+            ):
+                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "signature")
+            self._use_nonce(client.client_id, nonce)
+            return client
+        if grant == "refresh_token":
+            return self.refreshed(query.get("refresh_token", ""))
+        raise DeribitError(INVALID_PARAMS, "Invalid params", "grant_type")
+
+    def admit(self, client: ApiClient, peer: str, method: str) -> None:
+        """Refuse a request the client may not make now: revoked since it
+        authenticated, from an address off its allow-list, or over its rate."""
+        current = self.client(client.client_id)
+        if not current.allows(peer):
+            raise DeribitError(FORBIDDEN, "forbidden", f"{peer} is not on the client's allow-list")
+        matching = method in MATCHING_METHODS
+        rate = current.orders_per_s if matching else current.requests_per_s
+        with self._lock:
+            bucket = self._buckets.get((current.client_id, matching))
+            if bucket is None or bucket.rate != rate:
+                bucket = self._buckets[(current.client_id, matching)] = _Bucket(rate)
+            admitted = bucket.take(time.monotonic())
+        if not admitted:
+            kind = "matching-engine requests" if matching else "requests"
+            raise DeribitError(
+                TOO_MANY_REQUESTS, "too_many_requests", f"more than {rate:g} {kind} a second"
+            )
+
+    def end(self, tokens: list[str]) -> None:
+        """Make tokens unusable (private/logout)."""
+        with self._lock:
+            for token in tokens:
+                self._access.pop(token, None)
+                self._refresh.pop(token, None)
 
     def grant(self, client: ApiClient) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -214,7 +280,7 @@ def _hmac(secret: str, text: str) -> str:
 
 
 class PublicApi:
-    def __init__(self, runtime: VenueRuntime, trades: LastTrades, sessions: Sessions) -> None:
+    def __init__(self, runtime: VenueRuntime, trades: TradeStats, sessions: Sessions) -> None:
         self.runtime = runtime
         self.trades = trades
         self.sessions = sessions
@@ -225,35 +291,7 @@ class PublicApi:
             "get_instruments": self.get_instruments,
             "get_order_book": self.get_order_book,
             "ticker": self.ticker,
-            "auth": self.auth,
         }
-
-    def auth(self, query: dict[str, str]) -> dict[str, Any]:
-        grant = query.get("grant_type")
-        sessions = self.sessions
-        if grant == "client_credentials":
-            client = sessions.client(query.get("client_id", ""))
-            if not hmac.compare_digest(client.client_secret, query.get("client_secret", "")):
-                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "client_secret")
-        elif grant == "client_signature":
-            client = sessions.client(query.get("client_id", ""))
-            stamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-            text = f"{stamp}\n{nonce}\n{query.get('data', '')}"
-            if (
-                not stamp.isdigit()
-                or abs(int(stamp) - time.time_ns() // 10**6) > SIGNATURE_WINDOW_MS
-            ):
-                raise DeribitError(UNAUTHORIZED, "unauthorized", "timestamp is not within 60 s")
-            if not hmac.compare_digest(
-                _hmac(client.client_secret, text), query.get("signature", "")
-            ):
-                raise DeribitError(INVALID_CREDENTIALS, "invalid_credentials", "signature")
-            sessions._use_nonce(client.client_id, nonce)
-        elif grant == "refresh_token":
-            client = sessions.refreshed(query.get("refresh_token", ""))
-        else:
-            raise DeribitError(INVALID_PARAMS, "Invalid params", "grant_type")
-        return sessions.grant(client)
 
     def _specs(self) -> dict[str, Instrument]:
         return {spec.id: spec for spec in self.runtime.instruments()}
@@ -333,7 +371,8 @@ class PublicApi:
     def _ticker(self, spec: Instrument) -> dict[str, Any]:
         top = self.runtime.depth(spec.id, 1)
         marks = self.runtime.marks(spec.id)
-        last = self.trades.prices.get(spec.id)
+        last = self.trades.last_price.get(spec.id)
+        day = self.trades.day(spec.id, self.runtime.now_ns())
         best_bid = top.bids[0] if top.bids else None
         best_ask = top.asks[0] if top.asks else None
         return {
@@ -347,8 +386,23 @@ class PublicApi:
             "mark_price": _price(spec, marks.mark_price),
             "index_price": _price(spec, marks.index_price),
             "last_price": _price(spec, last) if last is not None else None,
-            "stats": {"volume": None, "price_change": None, "high": None, "low": None},
+            "stats": _day_stats(spec, day),
         }
+
+
+def _day_stats(spec: Instrument, day: DayStats | None) -> dict[str, Any]:
+    """Deribit's ticker `stats`: the last 24 hours' volume (base currency), its
+    notional in the quote currency, high, low and price change in percent."""
+    if day is None:
+        return {"volume": 0.0, "volume_usd": 0.0, "price_change": None, "high": None, "low": None}
+    change = (day.last - day.first) * 100 / day.first if day.first else None
+    return {
+        "volume": _amount(spec, day.volume),
+        "volume_usd": _amount(spec, day.volume) * _price(spec, day.last),
+        "price_change": round(change, 4) if change is not None else None,
+        "high": _price(spec, day.high),
+        "low": _price(spec, day.low),
+    }
 
 
 class PrivateApi:
@@ -454,18 +508,22 @@ class PrivateApi:
         return {"instrument_name": spec.id, "size": 0.0, "direction": "zero"}
 
 
-def deribit_handlers(
-    runtime: VenueRuntime, trades: LastTrades, clients: ApiClients | None
-) -> list[Any]:
-    from clearhouse.service.deribit_orders import OrderEntry  # it builds on this module
+def deribit_handlers(runtime: VenueRuntime, clients: ApiClients | None) -> list[Any]:
+    # They build on this module.
+    from clearhouse.service.deribit_feed import DeribitFeed
+    from clearhouse.service.deribit_orders import OrderEntry
+    from clearhouse.service.deribit_ws import deribit_websocket
 
-    ledger = OrderLedger()
-    runtime.fold_record(ledger.load)
-    runtime.listeners.append(ledger.committed)
+    ledger, trades = OrderLedger(), TradeStats()
+    folds: list[Fold] = [ledger.fold, trades.fold]
+    runtime.fold_record(lambda store: fold_record(store, folds))
+    runtime.listeners.append(commit_listener(folds))
     sessions = Sessions(clients)
     api = PublicApi(runtime, trades, sessions)
     private_api = PrivateApi(runtime, api)
     private_api.methods.update(OrderEntry(runtime, api, ledger).methods())
+    feed = DeribitFeed(api, ledger)
+    runtime.listeners.append(feed.on_commit)
 
     @get("/api/v2/public/{method:str}", sync_to_thread=True, include_in_schema=False)
     def public(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
@@ -473,12 +531,17 @@ def deribit_handlers(
         query = {key: str(value) for key, value in request.query_params.items()}
         handler = api.methods.get(method)
         try:
-            if handler is None:
+            if method == "auth":
+                client = sessions.authenticate(query)
+                sessions.admit(client, _peer(request), method)
+                result: Any = sessions.grant(client)
+            elif handler is None:
                 raise DeribitError(METHOD_NOT_FOUND, "Method not found", f"public/{method}")
-            result = handler(query)
+            else:
+                result = handler(query)
         except DeribitError as exc:
             return _error(exc, received_us)
-        return Response(_envelope({"result": result}, received_us))
+        return Response(envelope({"result": result}, received_us))
 
     @get("/api/v2/private/{method:str}", sync_to_thread=True, include_in_schema=False)
     def private(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
@@ -489,12 +552,17 @@ def deribit_handlers(
             handler = private_api.methods.get(method)
             if handler is None:
                 raise DeribitError(METHOD_NOT_FOUND, "Method not found", f"private/{method}")
+            sessions.admit(client, _peer(request), method)
             result = handler(client, query)
         except DeribitError as exc:
             return _error(exc, received_us)
-        return Response(_envelope({"result": result}, received_us))
+        return Response(envelope({"result": result}, received_us))
 
-    return [public, private]
+    return [public, private, deribit_websocket(api, private_api, feed)]
+
+
+def _peer(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client is not None else ""
 
 
 def _authenticated(sessions: Sessions, request: Request[Any, Any, Any]) -> ApiClient:
@@ -511,14 +579,23 @@ def _authenticated(sessions: Sessions, request: Request[Any, Any, Any]) -> ApiCl
 
 
 def _error(exc: DeribitError, received_us: int) -> Response[dict[str, Any]]:
+    status = {
+        UNAUTHORIZED: 401,
+        INVALID_CREDENTIALS: 401,
+        FORBIDDEN: 403,
+        TOO_MANY_REQUESTS: 429,
+    }.get(exc.code, 400)
+    return Response(envelope({"error": error_json(exc)}, received_us), status_code=status)
+
+
+def error_json(exc: DeribitError) -> dict[str, Any]:
     error: dict[str, Any] = {"code": exc.code, "message": exc.message}
     if exc.reason is not None:
         error["data"] = {"reason": exc.reason}
-    status = 401 if exc.code in (UNAUTHORIZED, INVALID_CREDENTIALS) else 400
-    return Response(_envelope({"error": error}, received_us), status_code=status)
+    return error
 
 
-def _envelope(body: dict[str, Any], received_us: int) -> dict[str, Any]:
+def envelope(body: dict[str, Any], received_us: int) -> dict[str, Any]:
     sent_us = time.time_ns() // 1000
     return {
         "jsonrpc": "2.0",

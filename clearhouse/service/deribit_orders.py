@@ -50,7 +50,7 @@ from clearhouse.service.deribit import (
     _price,
 )
 from clearhouse.service.errors import ApiError
-from clearhouse.service.order_ledger import OrderLedger, OrderRecord
+from clearhouse.service.order_ledger import OrderLedger, OrderRecord, TradeRecord
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.venue import Client
 
@@ -149,46 +149,11 @@ class OrderEntry:
         count = max(1, min(count, 1_000))
         specs = self.public._specs()
         mine = [t for t in self.ledger.trades(client.account) if t.instrument in wanted]
-        shown = [
-            {
-                "trade_id": f"{t.seq}-{t.index}",
-                "trade_seq": t.seq,
-                "order_id": str(t.order_id),
-                "instrument_name": t.instrument,
-                "direction": t.side,
-                "price": _price(specs[t.instrument], t.price),
-                "amount": _amount(specs[t.instrument], t.size),
-                "fee": _price(specs[t.instrument], t.fee),
-                "fee_currency": specs[t.instrument].settlement_asset,
-                "liquidity": "M" if t.maker else "T",
-                "timestamp": t.timestamp_ms,
-            }
-            for t in mine[:count]
-        ]
+        shown = [trade_json(specs[t.instrument], t) for t in mine[:count]]
         return {"trades": shown, "has_more": len(mine) > count}
 
     def _order_json(self, record: OrderRecord) -> dict[str, Any]:
-        spec = self.public._specs()[record.instrument]
-        average = record.filled_value // record.filled if record.filled else 0
-        return {
-            "order_id": str(record.order_id),
-            "order_state": record.state,
-            "instrument_name": record.instrument,
-            "direction": record.side,
-            "order_type": record.order_type,
-            "price": _price(spec, record.price),
-            "amount": _amount(spec, record.size),
-            "filled_amount": _amount(spec, record.filled),
-            "average_price": _price(spec, average),
-            "commission": _price(spec, record.fees),
-            "time_in_force": _TIF_NAMES[record.time_in_force],
-            "post_only": record.post_only,
-            "reduce_only": record.reduce_only,
-            "label": record.label,
-            "creation_timestamp": record.created_ms,
-            "last_update_timestamp": record.updated_ms,
-            "api": True,
-        }
+        return order_json(self.public._specs()[record.instrument], record)
 
     # -- signing and submitting ---------------------------------------------------
 
@@ -311,6 +276,47 @@ class OrderEntry:
         return sum(1 for e in receipt.outcome.events if isinstance(e, OrderCancelled))
 
 
+def order_json(spec: Instrument, record: OrderRecord) -> dict[str, Any]:
+    """An order of the ledger as Deribit shows one."""
+    average = record.filled_value // record.filled if record.filled else 0
+    return {
+        "order_id": str(record.order_id),
+        "order_state": record.state,
+        "instrument_name": record.instrument,
+        "direction": record.side,
+        "order_type": record.order_type,
+        "price": _price(spec, record.price),
+        "amount": _amount(spec, record.size),
+        "filled_amount": _amount(spec, record.filled),
+        "average_price": _price(spec, average),
+        "commission": _price(spec, record.fees),
+        "time_in_force": _TIF_NAMES[record.time_in_force],
+        "post_only": record.post_only,
+        "reduce_only": record.reduce_only,
+        "label": record.label,
+        "creation_timestamp": record.created_ms,
+        "last_update_timestamp": record.updated_ms,
+        "api": True,
+    }
+
+
+def trade_json(spec: Instrument, trade: TradeRecord) -> dict[str, Any]:
+    """One side of a trade of the ledger, as Deribit shows a user's trade."""
+    return {
+        "trade_id": f"{trade.seq}-{trade.index}",
+        "trade_seq": trade.seq,
+        "order_id": str(trade.order_id),
+        "instrument_name": trade.instrument,
+        "direction": trade.side,
+        "price": _price(spec, trade.price),
+        "amount": _amount(spec, trade.size),
+        "fee": _price(spec, trade.fee),
+        "fee_currency": spec.settlement_asset,
+        "liquidity": "M" if trade.maker else "T",
+        "timestamp": trade.timestamp_ms,
+    }
+
+
 def _whole(text: str | None, step: int, decimals: int, name: str) -> int:
     """How many `step`s (in units of 10^-decimals) the decimal `text` is, exactly."""
     try:
@@ -376,6 +382,7 @@ def _order_result(
             "liquidity": "T",
             "timestamp": stamp,
         }
-        for index, t in enumerate(trades)
+        for index, t in enumerate(events)
+        if isinstance(t, TradeExecuted)
     ]
     return {"order": order, "trades": shown_trades}

@@ -4,9 +4,9 @@ get_user_trades_*).
 
 The engine keeps what it needs to match (an order's remaining size), not its
 history (the size it was placed with, what filled, at what average). The ledger
-folds the journal's outcomes into that history: read from the record when the
-venue starts, then fed each commit by the sequencer's listener, on the commit
-thread (a few dictionary updates per event). Its memory grows with the orders
+folds the journal's outcomes into that history (`folds`): read from the record
+when the venue starts, then fed each commit on the commit thread (a few
+dictionary updates per event). Its memory grows with the orders
 and trades the venue has seen; closed orders and trades past
 `CLOSED_ORDERS_MAX` and `TRADES_MAX` per account are forgotten, oldest first.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from clearhouse.core import (
-    Accepted,
     Event,
     OrderAccepted,
     OrderAmended,
@@ -26,9 +26,6 @@ from clearhouse.core import (
     OrderReduced,
     TradeExecuted,
 )
-from clearhouse.journal import JournalStore
-from clearhouse.journal.journal import outcome_of
-from clearhouse.sequencer import Committed
 
 CLOSED_ORDERS_MAX = 1_000
 TRADES_MAX = 10_000
@@ -61,6 +58,7 @@ class OrderRecord:
 
 @dataclass(frozen=True)
 class TradeRecord:
+    account: str
     seq: int
     timestamp_ms: int
     index: int
@@ -86,22 +84,19 @@ class OrderLedger:
         self._accounts: dict[str, _Account] = {}
         self._orders: dict[int, OrderRecord] = {}
         """Open orders by id."""
+        self.watched: frozenset[str] = frozenset()
+        """Accounts whose every change is told to `on_change` (the Deribit feed's
+        subscribers), replaced whole when it changes."""
+        self.on_change: Callable[[list[OrderRecord], list[TradeRecord]], None] | None = None
+        """Told, after each transaction, the watched accounts' orders as it left
+        them (copies) and their new trades; on the commit thread."""
 
-    def load(self, store: JournalStore) -> None:
-        """Fold the whole record in (at start, before the sequencer runs)."""
-        for entry in store.read():
-            outcome = outcome_of(entry)
-            if isinstance(outcome, Accepted):
-                self._fold(entry.seq, entry.timestamp_ns, outcome.events)
-
-    def committed(self, committed: list[Committed]) -> None:
-        for _, receipt, stamp in committed:
-            outcome = receipt.outcome
-            if isinstance(outcome, Accepted):
-                self._fold(receipt.seq, stamp, outcome.events)
-
-    def _fold(self, seq: int, stamp_ns: int, events: list[Event]) -> None:
+    def fold(self, seq: int, stamp_ns: int, events: list[Event]) -> None:
+        """One accepted transaction's events (a `folds.Fold`)."""
         stamp = stamp_ns // 10**6
+        watched = self.watched
+        touched: dict[int, OrderRecord] = {}
+        new_trades: list[TradeRecord] = []
         with self._lock:
             for index, event in enumerate(events):
                 if isinstance(event, OrderAccepted):
@@ -123,6 +118,8 @@ class OrderLedger:
                     )
                     self._orders[event.order_id] = record
                     self._account(event.account).open[event.order_id] = record
+                    if event.account in watched:
+                        touched[record.order_id] = record
                 elif isinstance(event, TradeExecuted):
                     for order_id, account, fee, maker in (
                         (event.maker_order_id, event.maker_account, event.maker_fee, True),
@@ -130,6 +127,8 @@ class OrderLedger:
                     ):
                         found = self._orders.get(order_id)
                         if found is not None:
+                            if account in watched:
+                                touched[order_id] = found
                             found.filled += event.size
                             found.filled_value += event.price * event.size
                             found.fees += fee
@@ -141,6 +140,7 @@ class OrderLedger:
                         if maker:
                             side = "sell" if side == "buy" else "buy"
                         trade = TradeRecord(
+                            account,
                             seq,
                             stamp,
                             index,
@@ -153,19 +153,29 @@ class OrderLedger:
                             maker,
                         )
                         self._account(account).trades.append(trade)
+                        if account in watched:
+                            new_trades.append(trade)
                 elif isinstance(event, OrderCancelled):
                     found = self._orders.get(event.order_id)
                     if found is not None:
+                        if found.account in watched:
+                            touched[found.order_id] = found
                         found.updated_ms = stamp
                         self._close(found, "filled" if found.filled == found.size else "cancelled")
                 elif isinstance(event, (OrderReduced, OrderAmended)):
                     found = self._orders.get(event.order_id)
                     if found is not None:
+                        if found.account in watched:
+                            touched[found.order_id] = found
                         found.remaining = event.remaining
                         found.updated_ms = stamp
                         if isinstance(event, OrderAmended):
                             found.price = event.price
                             found.size = found.filled + event.remaining
+            changed = [OrderRecord(**vars(r)) for r in touched.values()]
+        on_change = self.on_change
+        if on_change is not None and (changed or new_trades):
+            on_change(changed, new_trades)
 
     def _account(self, account: str) -> _Account:
         found = self._accounts.get(account)

@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import msgspec
+
 from clearhouse.audit.proofs import proof_to_json
 from clearhouse.auth.signing import Signer
 from clearhouse.auth.verifier import BatchVerifier, VerifierPool
@@ -230,6 +232,7 @@ class VenueRuntime:
                 "operator_key": self.journal.verifier().verifier_string(),
                 "in_flight": self.sequencer.in_flight,
                 "totals": engine.totals(),
+                "governance": msgspec.to_builtins(self.genesis.governance),
             }
 
     def instruments(self) -> list[Instrument]:

@@ -22,6 +22,7 @@ is dropped with SLOW_CONSUMER rather than buffered without end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,11 @@ class Subscriber:
         except asyncio.QueueFull:
             self.dropped = f"more than {QUEUE_MESSAGES_MAX:,} messages behind"
             self.queue = asyncio.Queue(1)
+            self.queue.put_nowait(None)
+
+    def offer_close(self) -> None:
+        """Close the connection once what is queued before this is sent."""
+        with contextlib.suppress(asyncio.QueueFull):  # full: being dropped anyway
             self.queue.put_nowait(None)
 
 

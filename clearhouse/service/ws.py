@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -68,7 +69,7 @@ class _Connection:
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop())
+        sender = asyncio.create_task(pump(self.socket, self.subscriber, _slow_consumer))
         try:
             while True:
                 message = await self.socket.receive()
@@ -86,22 +87,6 @@ class _Connection:
             for task in self.tasks:
                 task.cancel()
             sender.cancel()
-
-    async def _send_loop(self) -> None:
-        while True:
-            # The subscriber swaps its queue for a closing one when it is dropped.
-            message = await self.subscriber.queue.get()
-            if message is None:  # dropped: too far behind
-                body = error_body(
-                    ServiceErrorCode.SLOW_CONSUMER, self.subscriber.dropped or "too far behind"
-                )
-                await self.socket.send_text(_json.encode(body).decode())
-                await self.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer")
-                return
-            if isinstance(message, bytes):
-                await self.socket.send_bytes(message)
-            else:
-                await self.socket.send_text(message)
 
     def _answer(self, body: dict[str, Any], binary: bool) -> None:
         self.subscriber.offer(_msgpack.encode(body) if binary else _json.encode(body).decode())
@@ -215,6 +200,34 @@ class _Connection:
         if holder is None:
             raise ApiError(ServiceErrorCode.AUTH_FAILED, "the key is not a live key of this venue")
         self.owner, self.account = holder
+
+
+def _slow_consumer(why: str) -> str:
+    return _json.encode(error_body(ServiceErrorCode.SLOW_CONSUMER, why)).decode()
+
+
+async def pump(
+    socket: WebSocket[Any, Any, Any],
+    subscriber: Subscriber,
+    farewell: Callable[[str], str] | None,
+) -> None:
+    """Send what `subscriber` is queued, until it is closed (`offer_close`) or
+    dropped as a slow consumer: then send `farewell(why)` (if any) and close."""
+    while True:
+        # The subscriber swaps its queue for a closing one when it is dropped.
+        message = await subscriber.queue.get()
+        if message is None and subscriber.dropped is None:  # closed on purpose
+            await socket.close()
+            return
+        if message is None:
+            if farewell is not None:
+                await socket.send_text(farewell(subscriber.dropped or "too far behind"))
+            await socket.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return
+        if isinstance(message, bytes):
+            await socket.send_bytes(message)
+        else:
+            await socket.send_text(message)
 
 
 def websocket_handler(runtime: VenueRuntime, hub: Broadcaster, metrics: VenueMetrics) -> Any:

@@ -7,15 +7,19 @@ import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import ccxt
 import httpx
 import pytest
 from served import Server
 from test_serve import USD, fund_and_mark, funded, lift
+from typer.testing import CliRunner
 
+from clearhouse.cli import app
 from clearhouse.client import VenueClient
 from clearhouse.core import PlaceOrder, Side, TimeInForce
+from clearhouse.service.api_clients import STORE_NAME, ApiClients
 from clearhouse.testing import signer_for
 
 
@@ -54,6 +58,10 @@ def test_ccxt_loads_markets_books_tickers_and_time(serve: type[Server]) -> None:
     ticker = exchange.fetch_ticker("BTC/USDC:USDC")
     assert (ticker["bid"], ticker["ask"], ticker["last"]) == (99_500.0, 100_500.0, 100_500.0)
     assert ticker["markPrice"] > 0 and ticker["indexPrice"] == 100_000.0
+    # The day's statistics, from the one trade so far.
+    day = (ticker["high"], ticker["low"], ticker["baseVolume"])
+    assert day == (100_500.0, 100_500.0, 0.005)
+    assert ticker["info"]["stats"]["price_change"] == 0.0
     assert abs(exchange.fetch_time() - exchange.milliseconds()) < 60_000
     assert exchange.fetch_status()["status"] == "ok"
 
@@ -93,17 +101,14 @@ def test_the_readme_ccxt_example_trades_on_a_served_venue(serve: type[Server]) -
     assert status == "open" and float(total) == 1_000_000.0
 
 
-def add_api_client(server: Server, account: str) -> dict[str, str]:
-    from typer.testing import CliRunner
+def add_api_client(server: Server, account: str, *options: str) -> dict[str, Any]:
+    return run_api_keys(server, "add", "--account", account, *options)
 
-    from clearhouse.cli import app
 
+def run_api_keys(server: Server, *args: str) -> dict[str, Any]:
+    """`clearhouse api-keys ARGS` against `server`, its JSON answer."""
     result = CliRunner().invoke(
-        app,
-        [
-            *("api-keys", "add", "--account", account, "--venue", server.url),
-            *("--data", str(server.data), "--json"),
-        ],
+        app, ["api-keys", *args, "--venue", server.url, "--data", str(server.data), "--json"]
     )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)  # type: ignore[no-any-return]
@@ -210,9 +215,21 @@ def test_ccxt_places_fills_and_cancels_orders_as_an_api_client(serve: type[Serve
         exchange.privateGetBuy({"instrument_name": "BTC-PERP", "amount": 0.01, "price": 99_000.3})
     with pytest.raises(ccxt.OrderNotFound):
         exchange.cancel_order("999999", symbol)
+    # IOC takes what rests within its price, 0.03 of 0.05, and cancels the rest.
+    ioc = exchange.create_order(symbol, "limit", "buy", 0.05, 100_500.0, {"timeInForce": "IOC"})
+    assert (ioc["status"], ioc["filled"], ioc["timeInForce"]) == ("canceled", 0.03, "IOC")
+    # Reduce-only (taking orders only, here): a sell against the long fills; a buy,
+    # which would add to it, is refused.
+    with VenueClient(server.url, signer_for("maker-a")) as maker:
+        maker.submit(PlaceOrder("maker-a", "BTC-PERP", Side.BUY, 10, price=99_000 * USD))
+    reducing = exchange.create_order(symbol, "market", "sell", 0.01, None, {"reduceOnly": True})
+    assert (reducing["status"], reducing["filled"]) == ("closed", 0.01)
+    assert reducing["info"]["reduce_only"] is True
+    with pytest.raises(ccxt.ExchangeError, match="REDUCE_ONLY_WOULD_INCREASE"):
+        exchange.create_order(symbol, "market", "buy", 0.01, None, {"reduceOnly": True})
     # Every one of those was signed by alice's sub-key and journaled as such.
     with VenueClient(server.url) as reader:
-        assert reader.account("alice")["positions"][0]["size"] == 20
+        assert reader.account("alice")["positions"][0]["size"] == 40
 
 
 def test_ccxt_reads_open_orders_order_state_and_its_trades_across_a_restart(
@@ -257,3 +274,57 @@ def test_ccxt_reads_open_orders_order_state_and_its_trades_across_a_restart(
     assert exchange.fetch_open_orders(symbol) == []
     with pytest.raises(ccxt.InvalidOrder):  # no longer open
         exchange.edit_order(resting["id"], symbol, "limit", "sell", 0.03, 101_500.0)
+
+
+def test_rate_limits_allow_lists_and_revocation_refuse_with_deribits_codes(
+    serve: type[Server],
+) -> None:
+    server = serve()
+    fund_and_mark(server.url)
+    # Five seconds' worth of requests in a burst, then too_many_requests.
+    slow = add_api_client(server, "alice", "--requests-per-s", "1", "--orders-per-s", "1")
+    exchange = deribit(server)
+    exchange.apiKey, exchange.secret = slow["client_id"], slow["client_secret"]
+    exchange.load_markets()
+    with pytest.raises(ccxt.DDoSProtection):
+        for _ in range(8):
+            exchange.fetch_balance({"code": "USDC"})
+    with pytest.raises(ccxt.DDoSProtection):
+        for _ in range(8):
+            exchange.cancel_all_orders("BTC/USDC:USDC")
+    # A client bound to a network it does not connect from is refused, even with
+    # the right secret; one bound to loopback is served.
+    fenced = add_api_client(server, "bob", "--allow-ip", "10.0.0.0/8")
+    outside = deribit(server)
+    outside.apiKey, outside.secret = fenced["client_id"], fenced["client_secret"]
+    with pytest.raises(ccxt.PermissionDenied):
+        outside.fetch_balance({"code": "USDC"})
+    local = add_api_client(server, "bob", "--allow-ip", "127.0.0.1", "--allow-ip", "::1")
+    inside = deribit(server)
+    inside.apiKey, inside.secret = local["client_id"], local["client_secret"]
+    assert inside.fetch_balance({"code": "USDC"})["USDC"]["total"] == 1_000_000
+    # Revoked: its token is refused at once, and its sub-key is void on the record.
+    granted = httpx.get(
+        server.url + "/api/v2/public/auth",
+        params={
+            "grant_type": "client_credentials",
+            "client_id": local["client_id"],
+            "client_secret": local["client_secret"],
+        },
+    ).json()["result"]
+    bearer = {"Authorization": "Bearer " + granted["access_token"]}
+    positions = server.url + "/api/v2/private/get_positions"
+    assert httpx.get(positions, headers=bearer).json()["result"] == []
+    store = ApiClients(server.data / STORE_NAME)
+    sub_key = store.get(local["client_id"]).signer()  # type: ignore[union-attr]
+    revoked = run_api_keys(server, "revoke", local["client_id"])
+    after = httpx.get(positions, headers=bearer)
+    assert after.status_code == 401 and after.json()["error"]["code"] == 13004
+    with VenueClient(server.url, sub_key) as signed:
+        refused = signed.submit(PlaceOrder("bob", "BTC-PERP", Side.BUY, 1, price=90_000 * USD))
+    assert refused.error is not None and refused.error.name == "KEY_REVOKED", refused.error
+    assert revoked["client_id"] == local["client_id"] and revoked["seq"] > 0
+    again = CliRunner().invoke(
+        app, ["api-keys", "revoke", local["client_id"], "--data", str(server.data)]
+    )
+    assert again.exit_code == 2 and "no API client" in again.output
