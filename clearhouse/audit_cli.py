@@ -151,7 +151,7 @@ def _sqlite_path(url: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _opened(url: str) -> Iterator[JournalStore]:
+def opened_journal(url: str) -> Iterator[JournalStore]:
     """The journal store, opened read-only; exit 2 if there is no journal there, 1 (one
     line naming the entry or page) if what it stores cannot be read."""
     from clearhouse.journal import open_store
@@ -272,7 +272,7 @@ def verify(
     operator = _operator(operator_key)
     expected = _read_genesis(genesis) if genesis is not None else None
     held = [(str(path), _read_checkpoint(path)) for path in checkpoints or ()]
-    with _opened(journal) as store:
+    with opened_journal(journal) as store:
         size = store.size()
         with (
             _verifier(workers, size) as (verify_batch, overlap, how),
@@ -436,7 +436,7 @@ def prove(
     """
     from clearhouse.audit import AuditError, build_inclusion_proof, proof_to_json
 
-    with _opened(journal) as store:
+    with opened_journal(journal) as store:
         try:
             proof = build_inclusion_proof(store, entry)
         except AuditError as exc:
@@ -588,7 +588,7 @@ def query(
     )
 
     criteria = QueryFilter(account, instrument, order_id, from_ns, to_ns, frozenset(types or ()))
-    with _opened(journal) as store:
+    with opened_journal(journal) as store:
         units = _venue_units(store)
         try:
             search = JournalQuery(store, criteria)
@@ -669,7 +669,7 @@ def replay_command(
     from clearhouse.audit import AuditError, plain, plan_replay, run_replay
     from clearhouse.audit.common import StoredGenesisError
 
-    with _opened(journal) as store:
+    with opened_journal(journal) as store:
         try:
             plan = plan_replay(store, to, use_snapshots=not from_genesis)
         except StoredGenesisError as exc:
@@ -812,5 +812,5 @@ def _venue_units(store: JournalStore) -> _Units:
 
     try:
         return _Units.of(load_genesis(store))
-    except AuditError as exc:  # `_opened` found a genesis: it is there but damaged
+    except AuditError as exc:  # `opened_journal` found a genesis: it is there but damaged
         raise _genesis_fault(exc) from exc

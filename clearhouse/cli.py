@@ -26,6 +26,7 @@ from clearhouse.cli_params import INT64_MAX, WORKERS_MAX, output_file
 from clearhouse.genesis_cli import genesis_app
 from clearhouse.keys_cli import keys_app
 from clearhouse.serve_cli import serve
+from clearhouse.surveil_cli import surveil_app
 
 
 class OneLineErrors(TyperGroup):
@@ -80,6 +81,7 @@ app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(surveil_app, name="surveil")
 app.command("replay")(replay_command)
 
 
@@ -150,6 +152,21 @@ def bench_core(
 
     result = run_core_bench(orders, seed, sweep_every)
     _show(result, as_json, width=12)
+
+
+@bench_app.command("surveil")
+def bench_surveil(
+    orders: int = typer.Option(
+        200_000, min=1_000, max=10_000_000, help="Transactions in the workload."
+    ),
+    seed: int = typer.Option(7, min=0, max=INT64_MAX, help="Workload seed."),
+    repeats: int = typer.Option(3, min=1, max=100, help="Runs of each half; the median shown."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Every detector over the core benchmark's workload, against the core itself."""
+    from clearhouse.bench.surveil_bench import run_surveil_bench
+
+    _show(run_surveil_bench(orders, seed, repeats), as_json, width=12)
 
 
 @bench_app.command("margin")

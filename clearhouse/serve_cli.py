@@ -19,6 +19,8 @@ from __future__ import annotations
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -77,12 +79,25 @@ def serve(
     tls_key: Path | None = typer.Option(
         None, metavar="FILE", callback=input_file, help="The certificate's private key (PEM)."
     ),
+    surveillance: bool = typer.Option(
+        True,
+        "--surveillance/--no-surveillance",
+        help="Run the market-abuse detectors over the record as it grows (a process of "
+        "their own; alerts in the journal's store, on /api/v1/alerts and the dashboard).",
+    ),
+    links: Path | None = typer.Option(
+        None,
+        metavar="FILE",
+        callback=input_file,
+        help='Ownership links for surveillance: {"groups": [["owner", ...], ...]}.',
+    ),
 ) -> None:
     """Run a venue behind its HTTP API (the native API v1; OpenAPI at /schema)."""
     import uvicorn
 
     from clearhouse.service import VenueRuntime, create_app
     from clearhouse.service.api_clients import STORE_NAME, ApiClients
+    from clearhouse.surveillance.store import open_alert_store
 
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
@@ -142,8 +157,9 @@ def serve(
         err=True,
     )
     clients = ApiClients(data / STORE_NAME)
+    alerts = open_alert_store(url) if surveillance else None
     config = uvicorn.Config(
-        create_app(runtime, api_clients=clients),
+        create_app(runtime, api_clients=clients, alerts=alerts),
         host=host,
         port=port,
         log_level="warning",
@@ -165,10 +181,29 @@ def serve(
     # exits 0, as a service stopped on purpose.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda number, _frame: stopped_by.append(number))
-    server.run(sockets=[listening])
+    watcher = _surveil(url, links) if surveillance else None
+    try:
+        server.run(sockets=[listening])
+    finally:
+        if watcher is not None:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+        if alerts is not None:
+            alerts.close()
     typer.echo(
         f"stopped at seq {runtime.journal.durable_seq:,}, everything admitted durable", err=True
     )
+
+
+def _surveil(url: str, links: Path | None) -> subprocess.Popen[bytes]:
+    """`clearhouse surveil --follow` over the venue's journal, in a process of its own
+    (it never competes with the sequencer for the interpreter); its alert lines go
+    to the venue's standard error, and it exits when the venue does."""
+    command = [sys.executable, "-c", "from clearhouse.cli import main; main()", "surveil"]
+    command += ["--journal", url, "--follow"]
+    if links is not None:
+        command += ["--links", str(links)]
+    return subprocess.Popen(command, stdout=sys.stderr, stdin=subprocess.DEVNULL)
 
 
 def _check_tls(cert: Path, key: Path) -> None:

@@ -173,6 +173,18 @@ BAD_INPUT: dict[str, Case] = {
             (("0123abcd", "--data", FOLDER, "--keystore", GARBAGE), "--keystore"),
         ),
     ),
+    "surveil explain": Case(
+        base=("reject_rate/5", *JOURNAL),
+        bad=(
+            (("nope/5", *JOURNAL), "ALERT"),
+            (("reject_rate/x", *JOURNAL), "ALERT"),
+            (("reject_rate/5", *JOURNAL), "no journal"),
+            (("reject_rate/5", "--journal", GARBAGE), "not a clearhouse journal"),
+            (("reject_rate/5", *JOURNAL, "--links", GARBAGE), "--links"),
+        ),
+    ),
+    "surveil eval": Case(),
+    "bench surveil": Case(),
     "accounts add": Case(
         base=(*OWNER_KEY, *NOWHERE),
         bad=(

@@ -18,15 +18,24 @@ def open_store(url: str, *, read_only: bool = False) -> JournalStore:
     """The store a journal URL names; `read_only` opens it so that nothing is ever
     written (SQLite `mode=ro`, PostgreSQL read-only transactions) and refuses a store
     that holds no journal with `NotAJournalError`."""
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         from clearhouse.journal.postgres_store import PostgresJournal
 
         return PostgresJournal(url, read_only=read_only)
-    if url.startswith("sqlite:///"):
-        url = url.removeprefix("sqlite:///")
-        url = "/" + url if not url.startswith((".", "/")) and url[:1] != "~" else url
-    elif url.startswith("sqlite://"):
-        raise ValueError("a SQLite journal URL is sqlite:///<path>")
     from clearhouse.journal.sqlite_store import SqliteJournal
 
-    return SqliteJournal(url, read_only=read_only)
+    return SqliteJournal(sqlite_path(url), read_only=read_only)
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(url: str) -> str:
+    """The file a SQLite journal URL (`sqlite:///path`, or a bare path) names."""
+    if url.startswith("sqlite:///"):
+        url = url.removeprefix("sqlite:///")
+        return "/" + url if not url.startswith((".", "/")) and url[:1] != "~" else url
+    if url.startswith("sqlite://"):
+        raise ValueError("a SQLite journal URL is sqlite:///<path>")
+    return url

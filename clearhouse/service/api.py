@@ -22,6 +22,7 @@ decode, BUSY) is answered 4xx or 503 with the error body of
     GET  /api/v1/checkpoint                 the latest signed checkpoint note
     GET  /api/v1/entries/{seq}/proof        inclusion proof (audit prove format)
     GET  /api/v1/consistency?first=&second= consistency proof between tree sizes
+    GET  /api/v1/alerts?after_seq=&limit=   surveillance alerts (loopback only)
     GET  /health, /ready                    liveness, readiness
     GET  /metrics                           Prometheus metrics
     GET  /, /dashboard                      the live dashboard
@@ -42,7 +43,7 @@ import msgspec
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
@@ -57,14 +58,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from clearhouse.core import ErrorCode, Rejection, Transaction
 from clearhouse.core.codec import MESSAGE_BYTES_MAX, decode_transaction, decode_transaction_json
 from clearhouse.journal import JournalError, Receipt
+from clearhouse.service.alerts_api import alerts_handlers
 from clearhouse.service.api_clients import ApiClients
 from clearhouse.service.deribit import deribit_handlers
 from clearhouse.service.errors import ApiError, ServiceErrorCode, error_body
 from clearhouse.service.metrics import VenueMetrics
 from clearhouse.service.runtime import VenueRuntime
 from clearhouse.service.streams import Broadcaster
-from clearhouse.service.wire import BATCH_TXS_MAX, ErrorBody, plain, receipt_body
+from clearhouse.service.wire import BATCH_TXS_MAX, plain, receipt_body, refusals
 from clearhouse.service.ws import websocket_handler
+from clearhouse.surveillance.store import AlertStore
 
 log = logging.getLogger("clearhouse.service")
 
@@ -76,19 +79,24 @@ _json_list = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def create_app(
-    runtime: VenueRuntime, *, manage_runtime: bool = True, api_clients: ApiClients | None = None
+    runtime: VenueRuntime,
+    *,
+    manage_runtime: bool = True,
+    api_clients: ApiClients | None = None,
+    alerts: AlertStore | None = None,
 ) -> Litestar:
     """The API over `runtime`; with `manage_runtime`, the app starts the runtime on
     startup and closes it (draining the sequencer) on shutdown. `api_clients` are
     the Deribit-style clients the venue signs for (none: the private Deribit
-    methods refuse everyone)."""
+    methods refuse everyone); `alerts` the store surveillance keeps its alerts in
+    (none: surveillance is off)."""
 
     @post(
         "/api/v1/transactions",
         status_code=200,
         summary="Submit one signed transaction",
         operation_class=_OneTransaction,
-        responses=_refusals(400, 413, 415, 503),
+        responses=refusals(400, 413, 415, 503),
     )
     async def submit(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """The body is one signed transaction: canonical msgpack
@@ -105,7 +113,7 @@ def create_app(
         status_code=200,
         summary="Submit signed transactions",
         operation_class=_ManyTransactions,
-        responses=_refusals(400, 413, 415, 503),
+        responses=refusals(400, 413, 415, 503),
     )
     async def submit_batch(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
         """Up to 1,000 transactions: a msgpack array of canonical transactions, or a
@@ -134,7 +142,7 @@ def create_app(
         "/api/v1/instruments/{instrument:str}/book",
         sync_to_thread=True,
         summary="Book depth",
-        responses=_refusals(400, 404),
+        responses=refusals(400, 404),
     )
     def book(instrument: FromPath[str], levels: FromQuery[int] = 10) -> Any:
         return plain(runtime.depth(instrument, levels))
@@ -143,7 +151,7 @@ def create_app(
         "/api/v1/instruments/{instrument:str}/marks",
         sync_to_thread=True,
         summary="Marks",
-        responses=_refusals(404),
+        responses=refusals(404),
     )
     def marks(instrument: FromPath[str]) -> Any:
         return plain(runtime.marks(instrument))
@@ -152,7 +160,7 @@ def create_app(
         "/api/v1/accounts/{account:str}",
         sync_to_thread=True,
         summary="Account state",
-        responses=_refusals(404),
+        responses=refusals(404),
     )
     def account(account: FromPath[str]) -> Any:
         return plain(runtime.account(account))
@@ -161,7 +169,7 @@ def create_app(
         "/api/v1/keys/{public_key:str}/nonce",
         sync_to_thread=True,
         summary="Highest nonce",
-        responses=_refusals(400),
+        responses=refusals(400),
     )
     def nonce(public_key: FromPath[str]) -> dict[str, int]:
         try:
@@ -174,7 +182,7 @@ def create_app(
         "/api/v1/checkpoint",
         sync_to_thread=True,
         summary="Latest signed checkpoint",
-        responses=_refusals(409),
+        responses=refusals(409),
     )
     def checkpoint() -> dict[str, Any]:
         size, note = runtime.latest_checkpoint()
@@ -184,7 +192,7 @@ def create_app(
         "/api/v1/entries/{seq:int}/proof",
         sync_to_thread=True,
         summary="Inclusion proof",
-        responses=_refusals(400, 404, 409),
+        responses=refusals(400, 404, 409),
     )
     def proof(seq: FromPath[int]) -> dict[str, Any]:
         return runtime.prove(seq)
@@ -193,7 +201,7 @@ def create_app(
         "/api/v1/consistency",
         sync_to_thread=True,
         summary="Consistency proof",
-        responses=_refusals(400, 409),
+        responses=refusals(400, 409),
     )
     def consistency(first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
         return {"first": first, "second": second, "proof": runtime.consistency(first, second)}
@@ -209,7 +217,7 @@ def create_app(
     @get(
         "/ready",
         summary="Readiness: the sequencer admits transactions",
-        responses=_refusals(503),
+        responses=refusals(503),
     )
     async def ready() -> Response[dict[str, Any]]:
         if runtime.ready:
@@ -260,6 +268,7 @@ def create_app(
             metrics_page,
             dashboard,
             *deribit_handlers(runtime, api_clients),
+            *alerts_handlers(alerts, metrics),
         ],
         middleware=[metrics.middleware],
         state=State({"metrics": metrics}),
@@ -277,24 +286,6 @@ def create_app(
         on_startup=starting,
         on_shutdown=stopping,
     )
-
-
-_REFUSALS = {
-    400: "Refused: a malformed transaction or parameter (the code names which)",
-    404: "No such path, account, instrument or entry",
-    409: "No signed checkpoint covers it yet",
-    413: "The body or batch is too large",
-    415: "Neither application/msgpack nor application/json",
-    503: "BUSY or NOT_READY: nothing was journaled; send again after Retry-After",
-}
-
-
-def _refusals(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers a handler documents, each the one error body."""
-    return {
-        status: ResponseSpec(data_container=ErrorBody, description=_REFUSALS[status])
-        for status in statuses
-    }
 
 
 def _transaction_body(description: str, many: bool) -> RequestBody:

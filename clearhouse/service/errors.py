@@ -27,6 +27,7 @@ class ServiceErrorCode(IntEnum):
     INTERNAL = 7009
     SLOW_CONSUMER = 7010
     AUTH_FAILED = 7011
+    FORBIDDEN = 7012
 
 
 Code = ErrorCode | ServiceErrorCode
@@ -43,6 +44,7 @@ _STATUS: dict[int, int] = {
     ServiceErrorCode.INTERNAL: 500,
     ServiceErrorCode.SLOW_CONSUMER: 429,
     ServiceErrorCode.AUTH_FAILED: 401,
+    ServiceErrorCode.FORBIDDEN: 403,
     ErrorCode.MESSAGE_TOO_LARGE: 413,
     ErrorCode.BUSY: 503,
     ErrorCode.UNKNOWN_ACCOUNT: 404,

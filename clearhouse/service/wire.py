@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar.openapi import ResponseSpec
 
 from clearhouse.core import Accepted
 from clearhouse.journal import Receipt
@@ -58,3 +59,22 @@ def receipt_body(receipt: Receipt) -> dict[str, Any]:
 def plain(value: object) -> Any:
     """An engine view (a msgspec Struct) as JSON-ready builtins."""
     return msgspec.to_builtins(value)
+
+
+REFUSALS = {
+    400: "Refused: a malformed transaction or parameter (the code names which)",
+    404: "No such path, account, instrument or entry",
+    403: "Not for this client: surveillance alerts are answered to the venue's own host",
+    409: "No signed checkpoint covers it yet",
+    413: "The body or batch is too large",
+    415: "Neither application/msgpack nor application/json",
+    503: "BUSY or NOT_READY: nothing was journaled; send again after Retry-After",
+}
+
+
+def refusals(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a handler documents, each the one error body."""
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=REFUSALS[status])
+        for status in statuses
+    }

@@ -14,8 +14,10 @@ def serve(tmp_path: Path) -> Iterator[type[Server]]:
     started: list[Server] = []
 
     class Started(Server):
-        def __init__(self, data: Path = tmp_path / "venue", *extra: str) -> None:
-            super().__init__(data, *extra)
+        def __init__(
+            self, data: Path = tmp_path / "venue", *extra: str, surveillance: bool = False
+        ) -> None:
+            super().__init__(data, *extra, surveillance=surveillance)
             started.append(self)
 
     yield Started

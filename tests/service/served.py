@@ -14,7 +14,9 @@ START_S = 60.0
 
 
 class Server:
-    def __init__(self, data: Path, *extra: str) -> None:
+    def __init__(self, data: Path, *extra: str, surveillance: bool = False) -> None:
+        """`surveillance` runs the detectors' follower beside the venue (off by
+        default: most tests do not need a third process on two cores)."""
         self.data = data
         self.stderr_path = data.parent / f"{data.name}-serve-{time.monotonic_ns()}.log"
         self._stderr = open(self.stderr_path, "w+b")  # noqa: SIM115
@@ -32,6 +34,7 @@ class Server:
                 "1",
                 "--checkpoint-interval-s",
                 "0.1",
+                *(() if surveillance else ("--no-surveillance",)),
                 *extra,
             ],
             stdout=subprocess.DEVNULL,
