@@ -37,6 +37,8 @@ DEV_VENUE_ID = "clearhouse-dev"
 DEV_OPERATOR = "venue-operator"
 DEV_TRADERS = ("alice", "bob")
 DEV_MAKERS = ("maker-a", "maker-b")
+DEV_SURVEILLANCE = "surveillance"
+"""The development venue's surveillance key (signs automatic responses)."""
 
 
 def serve(
@@ -91,6 +93,16 @@ def serve(
         callback=input_file,
         help='Ownership links for surveillance: {"groups": [["owner", ...], ...]}.',
     ),
+    respond: Path | None = typer.Option(
+        None,
+        metavar="FILE",
+        callback=input_file,
+        help="Answer live alerts by signed KillSwitch and HaltMarket transactions, per "
+        "detector and severity as FILE says (clearhouse/surveillance/responses.py).",
+    ),
+    surveillance_key: str | None = typer.Option(
+        None, metavar="NAME", help="The surveillance key that signs responses (--respond)."
+    ),
 ) -> None:
     """Run a venue behind its HTTP API (the native API v1; OpenAPI at /schema)."""
     import uvicorn
@@ -120,6 +132,16 @@ def serve(
         operator = _load(store, operator_key, passphrase, "--operator-key")
         keeper = _load(store, keeper_key, passphrase, "--keeper-key") if keeper_key else None
         name = operator_key
+    if respond is not None and not surveillance:
+        raise typer.BadParameter("--respond answers surveillance's alerts: drop --no-surveillance")
+    if surveillance_key is not None:
+        if store is None or respond is None:
+            raise typer.BadParameter(
+                "--surveillance-key signs the responses of a venue of your own: give "
+                "--respond and the venue's --genesis and --keystore",
+                param_hint="--surveillance-key",
+            )
+        _load(store, surveillance_key, passphrase, "--surveillance-key")  # checked here, used there
     url = journal or str(_data_folder(data) / "journal.db")
     listening = _listen(host, port)
     try:
@@ -181,7 +203,16 @@ def serve(
     # exits 0, as a service stopped on purpose.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda number, _frame: stopped_by.append(number))
-    watcher = _surveil(url, links) if surveillance else None
+    watcher = None
+    if surveillance:
+        responses = None
+        if respond is not None:
+            responses = [f"{scheme}://{bound_host}:{bound_port}", str(respond)]
+            if surveillance_key is not None:
+                responses += ["--surveillance-key", surveillance_key]
+                responses += ["--keystore", str(keystore)] if keystore else []
+                responses += ["--passphrase-env", passphrase_env] if passphrase_env else []
+        watcher = _surveil(url, links, responses)
     try:
         server.run(sockets=[listening])
     finally:
@@ -195,14 +226,18 @@ def serve(
     )
 
 
-def _surveil(url: str, links: Path | None) -> subprocess.Popen[bytes]:
+def _surveil(url: str, links: Path | None, responses: list[str] | None) -> subprocess.Popen[bytes]:
     """`clearhouse surveil --follow` over the venue's journal, in a process of its own
     (it never competes with the sequencer for the interpreter); its alert lines go
-    to the venue's standard error, and it exits when the venue does."""
+    to the venue's standard error, and it exits when the venue does. `responses`:
+    the venue's URL, the responses file and the key options, to answer alerts."""
     command = [sys.executable, "-c", "from clearhouse.cli import main; main()", "surveil"]
     command += ["--journal", url, "--follow"]
     if links is not None:
         command += ["--links", str(links)]
+    if responses is not None:
+        venue, rules, *key = responses
+        command += ["--venue", venue, "--respond", rules, *key]
     return subprocess.Popen(command, stdout=sys.stderr, stdin=subprocess.DEVNULL)
 
 
@@ -239,7 +274,12 @@ def _listen(host: str, port: int) -> socket.socket:
 def _dev_venue() -> tuple[Genesis, Signer, str, Signer]:
     from clearhouse.testing import KEEPER, signer_for, standard_genesis
 
-    genesis = standard_genesis(DEV_TRADERS, market_makers=DEV_MAKERS, venue_id=DEV_VENUE_ID)
+    genesis = standard_genesis(
+        DEV_TRADERS,
+        market_makers=DEV_MAKERS,
+        venue_id=DEV_VENUE_ID,
+        surveillance=(DEV_SURVEILLANCE,),
+    )
     return genesis, signer_for(DEV_OPERATOR), DEV_OPERATOR, signer_for(KEEPER)
 
 

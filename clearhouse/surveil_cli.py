@@ -33,6 +33,7 @@ from clearhouse.audit_cli import JournalUrl, opened_journal
 from clearhouse.core import Genesis, Instrument, Side
 from clearhouse.core.display import format_price, format_time
 from clearhouse.journal import JournalStore
+from clearhouse.keys_cli import KeystoreDir, PassphraseEnv, open_keystore, read_passphrase
 
 surveil_app = typer.Typer(
     help="Market-abuse surveillance: detectors over a journal, alerts and their evidence.",
@@ -102,6 +103,27 @@ def surveil(
         Path,
         typer.Option(metavar="FILE", help="Alerts the webhook could not deliver."),
     ] = Path("alerts-dead-letter.jsonl"),
+    respond: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="With --follow: answer live alerts by signed control transactions "
+            "(KillSwitch, HaltMarket), per detector and severity as FILE says.",
+        ),
+    ] = None,
+    venue: Annotated[
+        str, typer.Option(metavar="URL", help="The venue the responses go to.")
+    ] = "http://127.0.0.1:8000",
+    surveillance_key: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="The surveillance key that signs responses (default: the development "
+            "venue's demo key).",
+        ),
+    ] = None,
+    keystore: KeystoreDir = None,
+    passphrase_env: PassphraseEnv = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run the detectors over a journal and print the alerts."""
@@ -122,9 +144,17 @@ def surveil(
     from clearhouse.surveillance.store import open_alert_store
 
     chosen_links, chosen = _links(links), _detectors(detector or [])
+    if respond is not None and not follow:
+        raise _fail("--respond answers live alerts: give --follow too")
+    rules = _rules(respond, [d.name for d in chosen]) if respond is not None else []
     with opened_journal(journal) as source:
         genesis = _genesis(source)
         surveillance = Surveillance(genesis, chosen, chosen_links)
+        responder = (
+            _responder(venue, genesis, surveillance_key, keystore, passphrase_env, rules)
+            if rules
+            else None
+        )
         sinks: list[Sink] = []
         if jsonl is not None:
             sinks.append(JsonLinesSink(jsonl))
@@ -137,7 +167,7 @@ def surveil(
         console = Console(width=160, highlight=False)
         found: list[Any] = []
         try:
-            for alerts in _batches(source, surveillance, follow):
+            for alerts, live in _batches(source, surveillance, follow):
                 if alerts_store is not None:
                     alerts_store.add(alerts)
                 for alert in alerts:
@@ -145,18 +175,62 @@ def surveil(
                         sink.emit(alert)
                     if follow:
                         _print_live(console, alert, as_json)
-                found += alerts
+                    if responder is not None and live:
+                        for line in responder.answer(alert, surveillance.market.accounts):
+                            console.print(line)
+                if not follow:
+                    found += alerts
         finally:
             for sink in sinks:
                 sink.close()
             if alerts_store is not None:
                 alerts_store.close()
+            if responder is not None:
+                responder.close()
     if follow:
         return
     if as_json:
         typer.echo(json.dumps(_summary(found, surveillance.seq, genesis)))
         return
     _print_table(console, found, genesis, surveillance.seq)
+
+
+def _rules(path: Path, detectors: list[str]) -> Any:
+    from clearhouse.surveillance.responses import read_rules
+
+    try:
+        return read_rules(path, detectors)
+    except ValueError as exc:
+        raise _fail(f"--respond: {exc}") from None
+
+
+def _responder(
+    venue: str,
+    genesis: Genesis,
+    key: str | None,
+    keystore: Path | None,
+    passphrase_env: str | None,
+    rules: Any,
+) -> Any:
+    from clearhouse.auth.keystore import KeystoreError
+    from clearhouse.surveillance.responses import Responder
+
+    if key is None:
+        from clearhouse.serve_cli import DEV_SURVEILLANCE, DEV_VENUE_ID
+        from clearhouse.testing import signer_for
+
+        if genesis.venue_id != DEV_VENUE_ID:
+            raise _fail(
+                f"--surveillance-key: the journal is venue {genesis.venue_id!r}, not the "
+                "development venue: name the surveillance key that signs responses"
+            )
+        return Responder(venue, signer_for(DEV_SURVEILLANCE), rules)
+    try:
+        store = open_keystore(keystore)
+        signer = store.load_signer(key, read_passphrase(passphrase_env, confirm=False))
+    except KeystoreError as exc:
+        raise _fail(f"--surveillance-key: [{exc.code.value}] {exc.message}") from None
+    return Responder(venue, signer, rules)
 
 
 def _genesis(store: JournalStore) -> Genesis:
@@ -168,8 +242,11 @@ def _genesis(store: JournalStore) -> Genesis:
         raise _fail(f"--journal: {exc}") from None
 
 
-def _batches(store: JournalStore, surveillance: Any, follow: bool) -> Iterator[list[Any]]:
-    """The alerts of each step read; with `follow`, polling until SIGINT or SIGTERM."""
+def _batches(
+    store: JournalStore, surveillance: Any, follow: bool
+) -> Iterator[tuple[list[Any], bool]]:
+    """The alerts of each step read, and whether the step was read live (after the
+    first pass over the record); with `follow`, polling until SIGINT or SIGTERM."""
     from clearhouse.surveillance import journal_steps
 
     stopping: list[bool] = []
@@ -181,11 +258,13 @@ def _batches(store: JournalStore, surveillance: Any, follow: bool) -> Iterator[l
     if follow:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+    live = False
     while True:
         for step in journal_steps(store, surveillance.seq):
-            yield surveillance.observe(step)
+            yield surveillance.observe(step), live
             if stopping:
                 return
+        live = True
         # Following a venue that started it, it ends with the venue, even a killed one.
         if not follow or stopping or os.getppid() != parent:
             return

@@ -65,10 +65,11 @@ def standard_genesis(
     venue_id: str = VENUE_ID,
     market_makers: Iterable[str] = (),
     oracles: Iterable[str] = (),
+    surveillance: Iterable[str] = (),
 ) -> Genesis:
     """Three governors (2 of 3), a custodian, an oracle, a keeper, a risk officer, and
-    one key per trader (and per market maker, and per further oracle source in
-    `oracles`). Without a `config`, the per-key rate limit is off (tests and
+    one key per trader (and per market maker, per further oracle source in
+    `oracles`, per surveillance key in `surveillance`). Without a `config`, the per-key rate limit is off (tests and
     benchmarks drive thousands of orders a millisecond); every other default holds."""
     keys = [GenesisKey(signer_for(g).public_key(), g, (Role.GOVERNOR,)) for g in GOVERNORS]
     keys.append(GenesisKey(signer_for(CUSTODIAN).public_key(), CUSTODIAN, (Role.CUSTODIAN,)))
@@ -80,6 +81,7 @@ def standard_genesis(
     keys += [GenesisKey(signer_for(t).public_key(), t, (Role.TRADER,)) for t in traders]
     keys += [GenesisKey(signer_for(m).public_key(), m, (Role.MARKET_MAKER,)) for m in market_makers]
     keys += [GenesisKey(signer_for(o).public_key(), o, (Role.ORACLE,)) for o in oracles]
+    keys += [GenesisKey(signer_for(s).public_key(), s, (Role.SURVEILLANCE,)) for s in surveillance]
     if config is None:
         config = EngineConfig(rate_limit_messages=0)
     return make_genesis(venue_id, tuple(keys), instruments, governance, config)

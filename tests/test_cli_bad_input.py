@@ -220,6 +220,8 @@ BAD_INPUT: dict[str, Case] = {
             (("--host", "no-such-host.invalid", "--port", "0"), "cannot listen"),
             (("--tls-cert", GARBAGE), "--tls-key, or neither"),
             (("--tls-cert", GARBAGE, "--tls-key", GARBAGE), "not a usable certificate"),
+            (("--respond", GARBAGE, "--no-surveillance"), "drop --no-surveillance"),
+            (("--surveillance-key", "s", "--port", "0"), "--surveillance-key"),
         ),
         creates_directory=frozenset({"--data"}),
     ),

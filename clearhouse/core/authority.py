@@ -83,7 +83,7 @@ PERMITTED: Final[dict[type, tuple[int, str]]] = {
     OracleUpdate: (ROLE_BITS[Role.ORACLE], ""),
     HaltMarket: (ROLE_BITS[Role.RISK_OFFICER] | ROLE_BITS[Role.SURVEILLANCE], ""),
     ResumeMarket: (ROLE_BITS[Role.RISK_OFFICER], ""),
-    KillSwitch: (TRADING | ROLE_BITS[Role.RISK_OFFICER], "account"),
+    KillSwitch: (TRADING | ROLE_BITS[Role.RISK_OFFICER] | ROLE_BITS[Role.SURVEILLANCE], "account"),
     SetMarginMode: (TRADING, "account"),
     SetMMP: (TRADING, "account"),
     ResetMMP: (TRADING, "account"),
@@ -108,7 +108,9 @@ SUB_KEY_TRADE_TYPES: Final = (
     ResetMMP,
 )
 RISK_OFFICER: Final = ROLE_BITS[Role.RISK_OFFICER]
-"""A risk officer's KillSwitch may name any account."""
+SURVEILLANCE: Final = ROLE_BITS[Role.SURVEILLANCE]
+STAFF: Final = RISK_OFFICER | SURVEILLANCE
+"""A risk officer's or surveillance's KillSwitch may name any account."""
 
 
 def owner_of(account_id: str) -> str:
@@ -308,7 +310,7 @@ def authorize(
     roles = key.roles
     if not roles & permitted:
         return Rejection(ErrorCode.ROLE_FORBIDDEN, f"no role of this key may sign {kind.__name__}")
-    if account_field and not (kind is KillSwitch and roles & RISK_OFFICER):
+    if account_field and not (kind is KillSwitch and roles & STAFF):
         account = getattr(payload, account_field)
         if owner_of(account) != key.owner:
             return Rejection(

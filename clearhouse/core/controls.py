@@ -7,12 +7,14 @@ ResumeMarket.
 
 A kill switch cancels every open order of the account and refuses new ones until
 released. An owner engages and releases its own; a risk officer may engage or release
-any account's, and an owner cannot release what a risk officer engaged.
+any account's, surveillance may engage any account's (its automatic response to an
+alert), and an owner cannot release what a risk officer or surveillance engaged:
+only a risk officer can.
 """
 
 from __future__ import annotations
 
-from clearhouse.core.authority import RISK_OFFICER, KeyRecord
+from clearhouse.core.authority import RISK_OFFICER, STAFF, SURVEILLANCE, KeyRecord
 from clearhouse.core.display import format_settlement
 from clearhouse.core.errors import ErrorCode, Rejection
 from clearhouse.core.events import (
@@ -94,7 +96,12 @@ def kill_switch(
         return Rejection(ErrorCode.UNKNOWN_ACCOUNT, f"unknown account {tx.account!r}")
     if type(tx.engaged) is not bool:
         return Rejection(ErrorCode.WRONG_TYPE, "engaged must be a boolean")
-    by_officer = bool(signer.roles & RISK_OFFICER)
+    by_officer = bool(signer.roles & STAFF)
+    if not tx.engaged and signer.roles & SURVEILLANCE and not signer.roles & RISK_OFFICER:
+        return Rejection(
+            ErrorCode.ROLE_FORBIDDEN,
+            "surveillance engages kill switches; a risk officer releases them",
+        )
     current = account.kill_switch
     if tx.engaged == (current != KILL_SWITCH_OFF) and not (
         tx.engaged and by_officer and current == KILL_SWITCH_OWNER

@@ -282,6 +282,8 @@ class KillSwitchSet(_Event, frozen=True, tag="kill_switch_set"):
     account: str
     engaged: bool
     by_risk_officer: bool
+    """Set by the venue's staff (a risk officer, or surveillance engaging it): held
+    until a risk officer releases it."""
 
 
 class MarginModeSet(_Event, frozen=True, tag="margin_mode_set"):

@@ -27,6 +27,7 @@ from clearhouse.core import (
     TradeExecuted,
 )
 from clearhouse.core.events import (
+    AccountOpened,
     IndexPriceUpdated,
     InstrumentListed,
     PositionDeleveraged,
@@ -88,6 +89,8 @@ class MarketView:
         self.index_prices: dict[str, int] = {}
         self.positions: dict[tuple[str, str], int] = {}
         """(account, instrument) -> lots, signed."""
+        self.accounts: set[str] = set()
+        """Every account opened so far."""
         self.touch_before: dict[str, Touch] = {}
         """The touch of each book the current step changed, before it."""
         self.done: list[RestingOrder] = []
@@ -193,6 +196,8 @@ class MarketView:
                 order.changes += 1
         elif isinstance(event, MarkPriceUpdated):
             self.marks[event.instrument] = event.price
+        elif isinstance(event, AccountOpened):
+            self.accounts.add(event.account)
         elif isinstance(event, IndexPriceUpdated):
             self.index_prices[event.index] = event.price
         elif isinstance(event, PositionTakenOver):

@@ -99,6 +99,29 @@ def test_a_risk_officers_kill_switch_holds_against_the_owner() -> None:
     refused(v, KillSwitch("bob", engaged=False), ErrorCode.KILL_SWITCH_HELD)
 
 
+def test_surveillance_engages_any_accounts_kill_switch_and_only_a_risk_officer_releases_it() -> None:
+    genesis = standard_genesis(
+        ["alice", "bob"],
+        config=EngineConfig(rate_limit_messages=0),
+        market_makers=["mm"],
+        surveillance=["watch"],
+    )
+    v = TestVenue(genesis)
+    v.apply(Deposit("bob", "USDC", 10_000_000 * USD))
+    v.oracle("BTC-USD", 100_000 * USD)
+    accepted(v, bid("bob"))
+    events = accepted(v, KillSwitch("bob"), by="watch")
+    assert events[0] == KillSwitchSet("bob", True, True)
+    assert any(isinstance(e, OrderCancelled) for e in events)
+    refused(v, bid("bob"), ErrorCode.ACCOUNT_KILLED)
+    refused(v, KillSwitch("bob", engaged=False), ErrorCode.ROLE_FORBIDDEN, by="watch")
+    refused(v, KillSwitch("bob", engaged=False), ErrorCode.KILL_SWITCH_HELD)
+    accepted(v, KillSwitch("bob", engaged=False), by="risk-officer")
+    accepted(v, bid("bob"))
+    # Surveillance signs no order, no cancel of its own: only the switch and halts.
+    refused(v, CancelAll("bob"), ErrorCode.ROLE_FORBIDDEN, by="watch")
+
+
 def test_the_rate_limit_counts_orders_and_amendments_per_key_and_never_cancels() -> None:
     v = venue(EngineConfig(rate_limit_messages=3, rate_limit_window_ns=SECOND))
     window = (v.now_ns // SECOND + 1) * SECOND
