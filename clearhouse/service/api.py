@@ -233,7 +233,10 @@ def create_app(
         in_flight=lambda: runtime.sequencer.in_flight,
         seq=lambda: runtime.journal.engine.seq,
         durable_seq=lambda: runtime.journal.durable_seq,
+        insurance_fund=lambda: runtime.status()["totals"]["insurance_fund"],
+        accounts_in_margin_call=runtime.margin_calls,
     )
+    metrics.watch_books(runtime.books)
 
     @get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics_page() -> Response[bytes]:

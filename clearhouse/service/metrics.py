@@ -15,19 +15,30 @@ their counts apart. What is counted, all prefixed `clearhouse_`:
                                         receipt (rest, ws)
     in_flight, seq, durable_seq         the sequencer's queue and the record's head
     websocket_connections               connections open now
+    trades_total{instrument}            trades executed
+    liquidations_total                  liquidations started
+    insurance_fund                      the insurance fund's balance (units)
+    accounts_in_margin_call             accounts below maintenance now
+    book_best_bid, book_best_ask,       each book with orders, when scraped
+    book_spread{instrument},
+    book_depth_lots{instrument,side}    lots in its top levels
+    alerts{detector}                    surveillance alerts kept (alerts_api.py)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from clearhouse.core import Accepted
+from clearhouse.core import Accepted, LiquidationStarted, TradeExecuted
+from clearhouse.core.views import Depth
 from clearhouse.sequencer import Committed
 
 _LATENCY_BUCKETS = (
@@ -94,6 +105,13 @@ class VenueMetrics:
         self.connections = Gauge(
             "clearhouse_websocket_connections", "WebSocket connections open", registry=r
         )
+        self.trades = Counter("clearhouse_trades", "Trades executed", ["instrument"], registry=r)
+        self.liquidations = Counter("clearhouse_liquidations", "Liquidations started", registry=r)
+
+    def watch_books(self, books: Callable[[], Iterable[Depth]]) -> None:
+        """Best bid and ask, spread and resting size of every book that has orders,
+        read when scraped: `books()` gives the depth of each."""
+        self.registry.register(_Books(books))
 
     def watch(self, **readings: Callable[[], float]) -> None:
         """Gauges read when scraped: `in_flight=lambda: ...`."""
@@ -109,6 +127,13 @@ class VenueMetrics:
             outcome = receipt.outcome
             if isinstance(outcome, Accepted):
                 accepted += 1
+                for event in outcome.events:
+                    kind = type(event)
+                    if kind is TradeExecuted:
+                        assert isinstance(event, TradeExecuted)
+                        self.trades.labels(event.instrument).inc()
+                    elif kind is LiquidationStarted:
+                        self.liquidations.inc()
             else:
                 self.rejections.labels(outcome.code.name).inc()
         self.transactions.labels("accepted").inc(accepted)
@@ -141,3 +166,31 @@ class VenueMetrics:
                 self.request_seconds.labels(name).observe(time.perf_counter() - started)
 
         return counted
+
+
+class _Books(Collector):
+    def __init__(self, books: Callable[[], Iterable[Depth]]) -> None:
+        self._books = books
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["instrument"]
+        best_bid = GaugeMetricFamily("clearhouse_book_best_bid", "Best bid (units)", labels=labels)
+        best_ask = GaugeMetricFamily("clearhouse_book_best_ask", "Best ask (units)", labels=labels)
+        spread = GaugeMetricFamily(
+            "clearhouse_book_spread", "Best ask less best bid (units)", labels=labels
+        )
+        depth = GaugeMetricFamily(
+            "clearhouse_book_depth_lots",
+            "Lots resting in the top levels",
+            labels=["instrument", "side"],
+        )
+        for book in self._books():
+            if book.bids:
+                best_bid.add_metric([book.instrument], book.bids[0].price)
+            if book.asks:
+                best_ask.add_metric([book.instrument], book.asks[0].price)
+            if book.bids and book.asks:
+                spread.add_metric([book.instrument], book.asks[0].price - book.bids[0].price)
+            depth.add_metric([book.instrument, "bid"], sum(level.size for level in book.bids))
+            depth.add_metric([book.instrument, "ask"], sum(level.size for level in book.asks))
+        yield from (best_bid, best_ask, spread, depth)

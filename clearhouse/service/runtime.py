@@ -49,6 +49,7 @@ READ_WAIT_S = 5.0
 CHECKPOINT_INTERVAL_S = 1.0
 KEEPER_INTERVAL_S = 1.0
 IN_FLIGHT_MAX = 100_000
+BOOK_LEVELS_METRICS = 10
 SHED_FRACTION = 0.8
 """Requests are answered BUSY once this share of `in_flight_max` is in flight, so
 the sequencer's own bound is never what turns an order away."""
@@ -275,6 +276,20 @@ class VenueRuntime:
         if isinstance(marks, Rejection):
             raise ApiError(marks.code, marks.message)
         return marks
+
+    def books(self) -> list[Depth]:
+        """The top `BOOK_LEVELS_METRICS` levels of every book with orders (metrics)."""
+        depths = []
+        for spec in self.instruments():
+            depth = self.depth(spec.id, BOOK_LEVELS_METRICS)
+            if depth.bids or depth.asks:
+                depths.append(depth)
+        return depths
+
+    def margin_calls(self) -> int:
+        """How many accounts are in a margin call now (a pass over the accounts, as
+        the keeper's poll makes every second)."""
+        return self._durable_read(lambda engine: len(engine.accounts_in_margin_call()))
 
     def key_holder(self, public_key: bytes) -> tuple[str, str] | None:
         with self.journal.lock:

@@ -217,6 +217,20 @@ def test_metrics_count_what_the_venue_did(serve: type[Server]) -> None:
     assert _metric(text, "clearhouse_ack_seconds_count", api="rest") == 4
     assert _metric(text, "clearhouse_stage_seconds_count", stage="journal") >= 1
     assert _metric(text, "clearhouse_durable_seq") == 6
+    # The book alice's bid rests in, and the venue's risk figures.
+    assert _metric(text, "clearhouse_book_best_bid", instrument="BTC-PERP") == 99_000 * USD
+    assert _metric(text, "clearhouse_book_depth_lots", instrument="BTC-PERP", side="bid") == 1
+    assert "clearhouse_book_spread{" not in text  # no ask: no spread
+    assert _metric(text, "clearhouse_insurance_fund") == 0
+    assert _metric(text, "clearhouse_accounts_in_margin_call") == 0
+    with VenueClient(server.url, signer_for("bob")) as bob:
+        order = PlaceOrder(
+            "bob", "BTC-PERP", Side.SELL, 1, price=99_000 * USD, time_in_force=TimeInForce.IOC
+        )
+        assert bob.submit(order).accepted
+        after = bob._http.get("/metrics").text
+    assert _metric(after, "clearhouse_trades_total", instrument="BTC-PERP") == 1
+    assert "clearhouse_book_best_bid{" not in after  # the book is empty again
     by_code = [
         float(line.rpartition(" ")[2])
         for line in text.splitlines()
