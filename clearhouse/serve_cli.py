@@ -208,6 +208,7 @@ def serve(
         responses = None
         if respond is not None:
             responses = [f"{scheme}://{bound_host}:{bound_port}", str(respond)]
+            responses += ["--live-after-seq", str(status["seq"])]
             if surveillance_key is not None:
                 responses += ["--surveillance-key", surveillance_key]
                 responses += ["--keystore", str(keystore)] if keystore else []

@@ -124,6 +124,16 @@ def surveil(
     ] = None,
     keystore: KeystoreDir = None,
     passphrase_env: PassphraseEnv = None,
+    live_after_seq: Annotated[
+        int | None,
+        typer.Option(
+            metavar="SEQ",
+            min=0,
+            max=2**63 - 1,
+            help="Answer (--respond) alerts raised after SEQ (default: the record's "
+            "length when reading starts; what came before was answered then).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run the detectors over a journal and print the alerts."""
@@ -167,7 +177,7 @@ def surveil(
         console = Console(width=160, highlight=False)
         found: list[Any] = []
         try:
-            for alerts, live in _batches(source, surveillance, follow):
+            for alerts, live in _batches(source, surveillance, follow, live_after_seq):
                 if alerts_store is not None:
                     alerts_store.add(alerts)
                 for alert in alerts:
@@ -243,10 +253,11 @@ def _genesis(store: JournalStore) -> Genesis:
 
 
 def _batches(
-    store: JournalStore, surveillance: Any, follow: bool
+    store: JournalStore, surveillance: Any, follow: bool, live_after_seq: int | None
 ) -> Iterator[tuple[list[Any], bool]]:
-    """The alerts of each step read, and whether the step was read live (after the
-    first pass over the record); with `follow`, polling until SIGINT or SIGTERM."""
+    """The alerts of each step read, and whether the step is live: after
+    `live_after_seq`, by default the record's length when reading starts. With
+    `follow`, polling until SIGINT or SIGTERM."""
     from clearhouse.surveillance import journal_steps
 
     stopping: list[bool] = []
@@ -258,13 +269,12 @@ def _batches(
     if follow:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-    live = False
+    live_after = store.size() if live_after_seq is None else live_after_seq
     while True:
         for step in journal_steps(store, surveillance.seq):
-            yield surveillance.observe(step), live
+            yield surveillance.observe(step), step.seq > live_after
             if stopping:
                 return
-        live = True
         # Following a venue that started it, it ends with the venue, even a killed one.
         if not follow or stopping or os.getppid() != parent:
             return

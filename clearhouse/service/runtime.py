@@ -222,6 +222,7 @@ class VenueRuntime:
     # -- reads of the engine ---------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        signed = self.journal.checkpoints.last_signed
         with self.journal.lock:
             engine = self.journal.engine
             return {
@@ -234,6 +235,7 @@ class VenueRuntime:
                 "in_flight": self.sequencer.in_flight,
                 "totals": engine.totals(),
                 "governance": msgspec.to_builtins(self.genesis.governance),
+                "checkpoint_size": signed.size if signed is not None else 0,
             }
 
     def instruments(self) -> list[Instrument]:

@@ -18,8 +18,10 @@ an alert, as JSON:
 Each is a transaction signed by the surveillance key (Role.SURVEILLANCE) and
 journaled like any order, so the response is audited with the alert it answers.
 Only alerts raised live are answered: `clearhouse surveil --follow` reads the
-record from its start to rebuild the market, and answers nothing it finds on the
-way (those alerts were answered, or not, when they were raised).
+record from its start to rebuild the market, and answers only alerts raised after
+`--live-after-seq` (by default the record's length when it starts; `clearhouse
+serve` gives the seq it started at): what came before was answered, or not, when
+it was raised.
 """
 
 from __future__ import annotations
