@@ -24,7 +24,9 @@ reject_rate
     after `warmup_s` (30) seconds of history, naming the accounts with the most
     refusals in it and the instruments they were for. One alert per burst: a following second above the band,
     from the same accounts, continues the episode. Evidence: up to `evidence_max` (50) refused steps.
-    Not flagged: the steady trickle of refusals every venue has (post-only
+    A second judged a burst enters the baseline as the mean it was judged
+    against, so one flood does not mask the next. Not flagged: the steady
+    trickle of refusals every venue has (post-only
     crosses, reduce-only with nothing to reduce), which is the baseline.
 """
 
@@ -169,11 +171,12 @@ class RejectRate:
         squares = sum((count - mean) ** 2 for _, count in history)
         squares += max(0, span - len(history)) * mean**2  # the seconds without a step
         variance = max(mean, squares / span)
-        history.append((second.start_s, second.rejects))
         warm = second.start_s - (self._first_s or second.start_s) >= params.warmup_s
         high = second.rejects > params.rejects_min and (
             second.rejects > mean + params.sigmas * variance**0.5
         )
+        # A burst is not learnt as normal: it would hide the next one for a minute.
+        history.append((second.start_s, round(mean) if high else second.rejects))
         if not (warm and high):
             self._bursting = set()
             return None
