@@ -99,7 +99,9 @@ def test_a_risk_officers_kill_switch_holds_against_the_owner() -> None:
     refused(v, KillSwitch("bob", engaged=False), ErrorCode.KILL_SWITCH_HELD)
 
 
-def test_surveillance_engages_any_accounts_kill_switch_and_only_a_risk_officer_releases_it() -> None:
+def test_surveillance_engages_any_accounts_kill_switch_and_only_a_risk_officer_releases_it() -> (
+    None
+):
     genesis = standard_genesis(
         ["alice", "bob"],
         config=EngineConfig(rate_limit_messages=0),
