@@ -57,7 +57,9 @@ class Script:
         self.burst += self._chunk(ctx, 10, away=5, off_grid=self.off_grid)
         return ctx.now_ns + 2 * MS_NS if len(self.burst) < 2 * self.orders else None
 
-    def _chunk(self, ctx: SessionContext, orders: int, away: int, off_grid: bool = False) -> list[int]:
+    def _chunk(
+        self, ctx: SessionContext, orders: int, away: int, off_grid: bool = False
+    ) -> list[int]:
         """Cancel the last chunk's orders, place `orders` new ones; their seqs."""
         seqs = [ctx.submit(CancelOrder(STUFFER, order_id)).seq for order_id in self.resting]
         self.resting = []
@@ -126,7 +128,9 @@ def test_a_steady_high_rate_maker_is_its_own_norm() -> None:
 
 def test_the_honest_population_and_hard_negatives_are_not_flagged() -> None:
     session = run_session(
-        4, lambda rng: [*honest_population(rng), *activity_negatives(rng)], duration_ns=120 * SECOND_NS
+        4,
+        lambda rng: [*honest_population(rng), *activity_negatives(rng)],
+        duration_ns=120 * SECOND_NS,
     )
     assert stuffing_alerts(session, session_links(session)) == []
 
