@@ -328,3 +328,28 @@ def test_rate_limits_allow_lists_and_revocation_refuse_with_deribits_codes(
         app, ["api-keys", "revoke", local["client_id"], "--data", str(server.data)]
     )
     assert again.exit_code == 2 and "no API client" in again.output
+
+
+def test_a_read_scope_cannot_trade_and_no_client_touches_anothers_orders(
+    serve: type[Server],
+) -> None:
+    server = serve()
+    fund_and_mark(server.url)
+    with VenueClient(server.url, signer_for("bob")) as bob:
+        placed = bob.submit(PlaceOrder("bob", "BTC-PERP", Side.BUY, 10, price=99_000 * USD))
+    bobs_order = next(e["order_id"] for e in placed.events if e["event"] == "order_accepted")
+    reader = add_api_client(server, "alice", "--scope", "account:read")
+    exchange = deribit(server)
+    exchange.apiKey, exchange.secret = reader["client_id"], reader["client_secret"]
+    exchange.load_markets()
+    assert exchange.fetch_balance({"code": "USDC"})["USDC"]["total"] == 1_000_000
+    with pytest.raises(ccxt.PermissionDenied):
+        exchange.create_order("BTC/USDC:USDC", "limit", "buy", 0.01, 99_000.0)
+    trader = add_api_client(server, "alice")
+    exchange.apiKey, exchange.secret = trader["client_id"], trader["client_secret"]
+    with pytest.raises(ccxt.OrderNotFound):
+        exchange.fetch_order(str(bobs_order), "BTC/USDC:USDC")
+    with pytest.raises(ccxt.ExchangeError):  # bob's order is not alice's to cancel
+        exchange.cancel_order(str(bobs_order), "BTC/USDC:USDC")
+    with VenueClient(server.url) as venue_reader:
+        assert venue_reader.book("BTC-PERP")["bids"] == [[99_000 * USD, 10, 1]]
