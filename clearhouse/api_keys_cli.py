@@ -15,8 +15,10 @@ likewise) and takes the client out of the store: its tokens are refused at once.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +26,7 @@ import typer
 
 from clearhouse.auth.keystore import KeystoreError
 from clearhouse.auth.signing import Signer
-from clearhouse.client import VenueClient, VenueError
+from clearhouse.client import ApiReceipt, VenueClient, VenueError
 from clearhouse.core import AddSubKey, RevokeSubKey
 from clearhouse.core.authority import owner_of
 from clearhouse.keys_cli import KeystoreDir, PassphraseEnv, open_keystore, read_passphrase
@@ -96,19 +98,12 @@ def add(
         orders_per_s=orders_per_s,
         requests_per_s=requests_per_s,
     )
-    try:
+    with _reaching(venue):
         signer = _owner(venue, account, owner_key, keystore, passphrase_env)
         with VenueClient(venue, signer) as owner:
             public_key = bytes.fromhex(client.public_key)
             receipt = owner.submit(AddSubKey(account, public_key, SCOPES[scope]))
-    except VenueError as exc:
-        raise typer.BadParameter(f"the venue refused: {exc}", param_hint="--venue") from None
-    except (OSError, httpx.HTTPError) as exc:
-        raise typer.BadParameter(f"cannot reach {venue}: {exc}", param_hint="--venue") from None
-    if not receipt.accepted:
-        error = receipt.error
-        reason = f"{error.name} ({error.code}): {error.message}" if error else receipt.status
-        raise typer.BadParameter(f"the sub-key was refused: {reason}", param_hint="--account")
+    _accepted(receipt, "the sub-key", "--account")
     ApiClients(data / STORE_NAME).add(client)
     shown = {
         "client_id": client.client_id,
@@ -153,7 +148,7 @@ def revoke(
     client = store.get(client_id)
     if client is None:
         raise typer.BadParameter(f"no API client {client_id!r} in {data}", param_hint="CLIENT_ID")
-    try:
+    with _reaching(venue):
         signer = _owner(venue, client.account, owner_key, keystore, passphrase_env)
         with VenueClient(venue, signer) as owner:
             public_key = bytes.fromhex(client.public_key)
@@ -168,19 +163,30 @@ def revoke(
                     or receipt.error.name != "INVALID_VALUE"
                 ):
                     break
-    except VenueError as exc:
-        raise typer.BadParameter(f"the venue refused: {exc}", param_hint="--venue") from None
-    except (OSError, httpx.HTTPError) as exc:
-        raise typer.BadParameter(f"cannot reach {venue}: {exc}", param_hint="--venue") from None
-    if not receipt.accepted:
-        error = receipt.error
-        reason = f"{error.name} ({error.code}): {error.message}" if error else receipt.status
-        raise typer.BadParameter(f"the revocation was refused: {reason}", param_hint="CLIENT_ID")
+    _accepted(receipt, "the revocation", "CLIENT_ID")
     store.remove(client_id)
     if as_json:
         typer.echo(json.dumps({"client_id": client_id, "seq": receipt.seq}))
         return
     typer.echo(f"API client {client_id} of {client.account} revoked at seq {receipt.seq:,}")
+
+
+@contextlib.contextmanager
+def _reaching(venue: str) -> Iterator[None]:
+    """A venue that refuses a request or cannot be reached: one line, exit 2."""
+    try:
+        yield
+    except VenueError as exc:
+        raise typer.BadParameter(f"the venue refused: {exc}", param_hint="--venue") from None
+    except (OSError, httpx.HTTPError) as exc:
+        raise typer.BadParameter(f"cannot reach {venue}: {exc}", param_hint="--venue") from None
+
+
+def _accepted(receipt: ApiReceipt, what: str, hint: str) -> None:
+    if not receipt.accepted:
+        error = receipt.error
+        reason = f"{error.name} ({error.code}): {error.message}" if error else receipt.status
+        raise typer.BadParameter(f"{what} was refused: {reason}", param_hint=hint)
 
 
 def _owner(
