@@ -4,6 +4,8 @@ before the account has a norm are not."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from clearhouse.core import CancelOrder, PlaceOrder, Side
@@ -14,9 +16,8 @@ from clearhouse.surveillance.agents.activity_negatives import (
     activity_negatives,
 )
 from clearhouse.surveillance.agents.honest import MS_NS, MarketMaker, Oracle, honest_population
-from clearhouse.surveillance.agents.stuffers import QuoteStuffer
 from clearhouse.surveillance.detectors.quote_stuffing import QuoteStuffingDetector
-from clearhouse.surveillance.evaluation import score, session_links
+from clearhouse.surveillance.evaluation import session_links
 from clearhouse.surveillance.sessions import (
     SECOND_NS,
     LabelledSession,
@@ -79,7 +80,7 @@ class Script:
 def quiet_market(*agents: object) -> LabelledSession:
     return run_session(
         3,
-        lambda rng: [Oracle(rng), MarketMaker("mm", INSTRUMENT, rng), *agents],  # type: ignore[list-item]
+        lambda rng: [Oracle(rng), MarketMaker("mm", INSTRUMENT, rng), *agents],
         duration_ns=30 * SECOND_NS,
     )
 
@@ -119,10 +120,10 @@ def test_bursts_that_are_not_quote_stuffing(script: Script, why: str) -> None:
 
 
 def test_a_steady_high_rate_maker_is_its_own_norm() -> None:
-    maker = HighFrequencyMaker(__import__("random").Random(1))
+    maker = HighFrequencyMaker(random.Random(1), instrument=INSTRUMENT, requote_ms=(8, 16))
     session = quiet_market(maker)
     sent = [s for s in session.steps if getattr(s.payload, "account", None) == "hft-mm"]
-    assert len(sent) >= 30 * 40  # above `burst_min` every second of the session
+    assert len(sent) >= 29 * 150  # well above `burst_min` every second of the session
     assert stuffing_alerts(session) == []
 
 
@@ -133,24 +134,3 @@ def test_the_honest_population_and_hard_negatives_are_not_flagged() -> None:
         duration_ns=120 * SECOND_NS,
     )
     assert stuffing_alerts(session, session_links(session)) == []
-
-
-def test_recall_and_precision_on_labelled_sessions() -> None:
-    labels, alerts = [], []
-    for seed in (1, 2):
-        session = run_session(
-            seed,
-            lambda rng: [
-                *honest_population(rng),
-                *activity_negatives(rng),
-                QuoteStuffer(rng, 1),
-                QuoteStuffer(rng, 2),
-            ],
-            duration_ns=200 * SECOND_NS,
-        )
-        labels += session.labels
-        alerts += stuffing_alerts(session, session_links(session))
-    result = score(labels, alerts, ["quote_stuffing"])["quote_stuffing"]
-    assert result.labels >= 6
-    assert result.recall >= 0.95, result.missed
-    assert result.precision >= 0.90, result.false_alerts

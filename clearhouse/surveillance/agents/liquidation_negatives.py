@@ -5,21 +5,25 @@ close, momentum ignition and mark manipulation. They join every session.
                     pays funding when due, and liquidates every account in a
                     margin call (Liquidate, signed by "keeper"), polling twice a
                     second
-    BasisTrader     a calendar spread on portfolio margin (long BTC-PERP, short
-                    BTC-FUT, several times its small collateral); it closes the
-                    future leg first (or lets it settle), the naked perpetual is
-                    short of margin, and the keeper liquidates it: large trades,
-                    all one way, through several levels of the book
+    BasisTrader     a calendar spread on portfolio margin in a small sub-account
+                    (`basis-N:spread`): the future one way, the perpetual the
+                    other, built leg by leg to several times what either leg alone
+                    could carry; it closes one leg first (the future, mostly) or
+                    lets the future settle, the naked leg is short of margin, and
+                    the keeper liquidates it: large trades, all one way, through
+                    several levels of the book (the insurance fund takes the rest)
     ExpiringHolder  holds a position in the expiring future and keeps trading it
                     in the settlement window, mostly adding to it, a few lots at the
                     touch (never through it); one time in three it closes the
-                    position in the window with a sweep against its own interest
+                    position in the window with one sweep, against its own interest
     BlockTrader     one or two large directional orders on a deep market, split in
                     one to three children that sweep several levels, then held;
                     unwound slowly much later
     ThinMaker       a second market maker on the thin SOL-PERP: wider quotes, an
                     inventory skew that leans both quotes the same way, and profits
                     withdrawn now and then
+
+The timings have defaults for ten-minute sessions; tests pass shorter ones.
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ class CloseMarker(Scripted):
             yield int(gap * rng.uniform(0.6, 1.0))
         if resting and ctx.now_ns < expiry:
             ctx.submit(CancelAll(self.owner, self.instrument))
-        if swept:  # (a book empty on its side all along leaves nothing to see)
+        if swept >= 2:  # (a book empty on its side all along leaves one order or none)
             ctx.label("marking_the_close", [self.owner], self.instrument, started)
 
 

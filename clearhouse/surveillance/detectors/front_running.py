@@ -13,16 +13,17 @@ the sweep left. What the detector sees, per instrument:
    or more) and filled at least `large_multiple_pct` of the instrument's usual
    taker order (the median of its last `history` taker orders);
 2. ahead of it, within `lead_ns`, another account linked to the large order's
-   account took liquidity on the same side, at least `ahead_multiple_pct` of what
-   it usually takes: the larger of the median of its last `history` taker orders
-   and the `norm_pct`-th percentile of what it took on one side in each `lead_ns`
-   window of the last `norm_ns` (quiet windows count as none). An account with
-   fewer than `history_min` taker orders is judged by its largest; one with none
-   by the instrument's median. A position out of character, not its everyday
-   clip nor its busy seconds;
+   account took liquidity on the same side in orders each at least
+   `ahead_multiple_pct` of what it usually takes: the larger of the median of its
+   last `history` taker orders and the `norm_pct`-th percentile of what it took
+   on one side in each `lead_ns` window of the last `norm_ns` (quiet windows
+   count as none). An account with fewer than `history_min` taker orders is
+   judged by its largest; one with none by the instrument's median. A position
+   out of character, not its everyday clips (which are left out of what it
+   took ahead) nor its busy seconds;
 3. within `unwind_ns` from the large order (its own fills included) the linked
    account traded the other way at least `unwind_share_pct` of what it took
-   ahead.
+   ahead in those orders.
 
 The alert is raised at the trade that completes step 3 (at the large order
 itself when the account unwound into it). Evidence: the linked account's trades
@@ -46,7 +47,7 @@ Parameters (`FrontRunningParams`), defaults and why:
                                 takes: a trader that happens to trade on the same
                                 side in the same seconds trades its usual clip,
                                 or two of them in a busy moment.
-    unwind_share_pct 50         at least half of the position is given back (the
+    unwind_share_pct 75         three quarters of the position is given back (the
                                 rest may follow into a thin book).
     history 32, history_min 5   the usual order is the median of the last 32;
                                 fewer than 5 are too few for a median.
@@ -89,7 +90,7 @@ class FrontRunningParams:
     levels_min: int = 2
     large_multiple_pct: int = 200
     ahead_multiple_pct: int = 250
-    unwind_share_pct: int = 80
+    unwind_share_pct: int = 75
     history: int = 32
     history_min: int = 5
     norm_ns: int = 120 * SECOND_NS
@@ -227,21 +228,21 @@ class FrontRunningDetector:
             key = (runner, order.account, order.instrument)
             if self._quiet_until.get(key, 0) >= order.timestamp_ns:
                 continue
-            lots = sum(take.lots for take in takes)
-            usual = self._usual(runner, order.instrument, takes)
-            multiple_pct = 100 * lots // max(usual, 1)
-            if multiple_pct < params.ahead_multiple_pct:
-                continue
+            usual = max(self._usual(runner, order.instrument, takes), 1)
+            large = [t for t in takes if t.lots * 100 >= params.ahead_multiple_pct * usual]
+            if not large:
+                continue  # its everyday clips, however many
+            lots = sum(take.lots for take in large)
             case = _Case(
                 runner,
                 order.account,
                 order.instrument,
                 order.side,
                 lots,
-                order.timestamp_ns - takes[-1].timestamp_ns,
-                multiple_pct,
+                order.timestamp_ns - large[-1].timestamp_ns,
+                100 * lots // usual,
                 order.timestamp_ns + params.unwind_ns,
-                [take.seq for take in takes] + [order.seq],
+                [take.seq for take in large] + [order.seq],
             )
             cases = self._cases.setdefault((runner, order.instrument), [])
             cases[:] = [c for c in cases if c.deadline_ns >= order.timestamp_ns]

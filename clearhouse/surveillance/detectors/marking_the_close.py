@@ -45,8 +45,9 @@ Parameters (`MarkingTheCloseParams`), defaults and why:
                                  marking orders go through the book.
     move_min_bps 3               past the second level of the session future's book
                                  (levels 2 bps apart): a price-moving order.
-    orders_min 3                 "heavily", repeatedly: one or two large orders in
-                                 the window are a hedge or an exit.
+    orders_min 2                 repeatedly: one large order in the window is a
+                                 hedge or an exit (takers without a view make such an
+                                 order once in a few sessions, never twice).
     favoured_share_min_pct 70    the account pushed one way: a trader working both
                                  sides in the window is making a market, not a price.
 
@@ -84,7 +85,7 @@ class MarkingTheCloseParams:
     settlement_window_ns: int = 120 * SECOND_NS
     levels_min: int = 2
     move_min_bps: int = 3
-    orders_min: int = 3
+    orders_min: int = 2
     favoured_share_min_pct: int = 70
 
 

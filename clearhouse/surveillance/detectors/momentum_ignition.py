@@ -8,9 +8,10 @@ trading out at a favourable price once others follow; ESMA's MAR guidelines (201
 list the same conduct among the indicators of manipulation. What the detector
 sees, for one account and instrument:
 
-1. the burst: immediate orders (IOC, FOK, market) on one side, each within
-   `burst_window_ns` of the first, that together took at least `burst_levels_min`
-   distinct price levels, moved the price they took from by at least
+1. the burst: at least `burst_orders_min` immediate orders (IOC, FOK, market) on
+   one side, each within `burst_window_ns` of the first, that together took at
+   least `burst_levels_min` distinct price levels, moved the price they took from
+   by at least
    `burst_move_min_bps` (from the far touch an order met to its last fill, or to the
    far touch it left behind when that lies further: an order that empties the
    levels near the touch moves the price to what is left), and took at least
@@ -33,13 +34,16 @@ maker's conduct: its bursts are not judged. The alert is raised at the order tha
 completes step 2 (at the burst's last order when the reversal rested first).
 Evidence: every burst order and every reversal order. One alert per episode: a
 burst within `reversal_window_ns` of the account's last alert on the instrument
-continues that episode. Score: from the levels, the size against
-the usual order, the move, and the reversal's share.
+continues that episode. Score: from the levels, the size against the usual
+order, the move, and the reversal's share.
 
 Parameters (`MomentumIgnitionParams`), defaults and why:
     burst_window_ns 1 s          "rapid": an igniter's orders follow one another within
                                  milliseconds; takers and execution algorithms space
                                  theirs seconds apart.
+    burst_orders_min 2           "a series of orders": one large order through the
+                                 book is a block, a hedge, or a trade ahead of one
+                                 (front-running, whose exit rests in the block's path).
     burst_levels_min 2           "takes several levels": more than the touch (the
                                  session books quote 1-2 bps apart beyond it, so two
                                  levels and the move below are already a push).
@@ -115,6 +119,7 @@ oldest are forgotten first, and an igniter places a handful."""
 @dataclass(frozen=True)
 class MomentumIgnitionParams:
     burst_window_ns: int = 1 * SECOND_NS
+    burst_orders_min: int = 2
     burst_levels_min: int = 2
     burst_move_min_bps: int = 2
     burst_size_min_pct: int = 500
@@ -336,7 +341,8 @@ class MomentumIgnitionDetector:
         if burst.qualified or burst.quoting:
             return []
         if (
-            len(burst.levels) < params.burst_levels_min
+            len(burst.orders) < params.burst_orders_min
+            or len(burst.levels) < params.burst_levels_min
             or burst.move_bps < params.burst_move_min_bps
         ):
             return []
